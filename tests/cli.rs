@@ -1,0 +1,184 @@
+//! The `lumon` binary from outside: `worlds`, `stream` on every sample world (its deltas applied to its first
+//! snapshot give its final snapshot), region filters, determinism, and bad input with non-zero exits.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use lumon::streaming::{apply_world_delta, Cursor, StreamMessage, WorldSnapshot};
+use lumon::world::samples::SAMPLE_NAMES;
+
+fn lumon(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lumon")).args(args).output().expect("run lumon")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = lumon(args);
+    assert!(out.status.success(), "lumon {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(args: &[&str], needles: &[&str]) {
+    let out = lumon(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "lumon {args:?} should fail");
+    assert!(!err.contains("panicked"), "lumon {args:?} panicked: {err}");
+    for n in needles {
+        assert!(err.contains(n), "lumon {args:?}: stderr lacks {n:?}: {err}");
+    }
+}
+
+fn messages(text: &str) -> Vec<StreamMessage> {
+    text.lines().map(|l| serde_json::from_str(l).expect("each line is a stream message")).collect()
+}
+
+/// Checks the shape of a stream and that its deltas carry the first snapshot to the last.
+fn check_round_trip(msgs: Vec<StreamMessage>, steps: usize) -> (WorldSnapshot, WorldSnapshot, usize) {
+    assert_eq!(msgs.len(), steps + 2, "snapshot, one delta per step, snapshot");
+    let mut it = msgs.into_iter();
+    let Some(StreamMessage::WorldSnapshot(first)) = it.next() else { panic!("first line must be a worldSnapshot") };
+    let Some(StreamMessage::WorldSnapshot(last)) = it.next_back() else { panic!("last line must be a worldSnapshot") };
+    let mut state = first.clone();
+    let mut changes = 0;
+    for m in it {
+        let StreamMessage::WorldDelta(d) = m else { panic!("middle lines must be worldDeltas") };
+        changes += d.regions.iter().map(|r| r.added.len() + r.updated.len() + r.removed.len()).sum::<usize>();
+        apply_world_delta(&mut state, &d).expect("delta applies");
+    }
+    assert_eq!(state.cursor, last.cursor);
+    assert_same_regions(&state, &last);
+    (first, last, changes)
+}
+
+/// Same regions with the same placements (`createdAt` is when each snapshot was stamped, so it may differ).
+fn assert_same_regions(got: &WorldSnapshot, want: &WorldSnapshot) {
+    let ids = |s: &WorldSnapshot| s.regions.iter().map(|r| r.region_id).collect::<Vec<_>>();
+    assert_eq!(ids(got), ids(want), "region lists differ");
+    for (a, b) in got.regions.iter().zip(&want.regions) {
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.cursor, b.cursor);
+        if a.placements != b.placements {
+            let first = a.placements.iter().zip(&b.placements).position(|(x, y)| x != y);
+            panic!(
+                "region {} differs (at placement index {first:?}; {} vs {} placements)",
+                a.region_id,
+                a.placements.len(),
+                b.placements.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn worlds_lists_every_sample_with_its_purpose() {
+    let out = ok(&["worlds"]);
+    for name in SAMPLE_NAMES {
+        let line = out.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} missing:\n{out}"));
+        assert!(line.len() > name.len() + 10, "{name} has no purpose: {line}");
+    }
+    assert!(out.contains("(default)"));
+}
+
+#[test]
+fn every_sample_world_streams_and_round_trips() {
+    for name in SAMPLE_NAMES {
+        let out = ok(&["stream", "--world", name, "--until", "12", "--step", "1"]);
+        let (first, last, changes) = check_round_trip(messages(&out), 12);
+        assert!(!first.regions.is_empty(), "{name}: the first snapshot is empty");
+        assert!(changes > 0, "{name}: the timeline changed nothing in 12 s");
+        assert_ne!(first.cursor, last.cursor, "{name}");
+    }
+}
+
+#[test]
+fn region_filters_restrict_every_line() {
+    let full = messages(&ok(&["stream", "--world", "valley", "--until", "30", "--step", "2"]));
+    let StreamMessage::WorldSnapshot(first) = &full[0] else { panic!() };
+    let wanted: Vec<String> = first.regions.iter().take(3).map(|r| r.region_id.to_string()).collect();
+    let arg = wanted.join(",");
+    let filtered = messages(&ok(&["stream", "--world", "valley", "--until", "30", "--step", "2", "--regions", &arg]));
+    for m in &filtered {
+        let ids: Vec<String> = match m {
+            StreamMessage::WorldSnapshot(s) => s.regions.iter().map(|r| r.region_id.to_string()).collect(),
+            StreamMessage::WorldDelta(d) => d.regions.iter().map(|r| r.region_id.to_string()).collect(),
+        };
+        assert!(ids.iter().all(|id| wanted.contains(id)), "{ids:?} not within {wanted:?}");
+    }
+    let (f, _, _) = check_round_trip(filtered, 15);
+    let mut head = first.clone();
+    head.regions.truncate(3);
+    head.id = f.id.clone();
+    assert_same_regions(&f, &head);
+}
+
+#[test]
+fn output_is_the_same_bytes_every_run() {
+    let a = lumon(&["stream", "--world", "cornell", "--until", "10", "--step", "0.5"]);
+    let b = lumon(&["stream", "--world", "cornell", "--until", "10", "--step", "0.5"]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn resuming_from_a_cursor_continues_the_stream() {
+    let first = messages(&ok(&["stream", "--world", "village-night", "--until", "5", "--step", "1"]));
+    let StreamMessage::WorldSnapshot(end) = first.last().unwrap() else { panic!() };
+    let cursor = end.cursor.to_string();
+    let resumed =
+        messages(&ok(&["stream", "--world", "village-night", "--until", "20", "--step", "1", "--from", &cursor]));
+    let StreamMessage::WorldSnapshot(start) = &resumed[0] else { panic!() };
+    assert_eq!(start.cursor, end.cursor);
+    assert_same_regions(start, end);
+}
+
+#[test]
+fn bad_worlds_and_cursors_fail_clearly() {
+    fails(&["stream", "--world", "atlantis"], &["unknown world \"atlantis\""]);
+    let dir = std::env::temp_dir().join(format!("lumon-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad: PathBuf = dir.join("bad.json");
+    std::fs::write(&bad, "{ \"format\": 1, \"name\": 5 }").unwrap();
+    fails(&["stream", "--world", bad.to_str().unwrap()], &["bad.json:1:", "name"]);
+
+    fails(&["stream", "--world", "cornell", "--from", "yesterday"], &["malformed cursor \"yesterday\""]);
+    let other = messages(&ok(&["stream", "--world", "leak-test", "--until", "0"]));
+    let StreamMessage::WorldSnapshot(s) = &other[0] else { panic!() };
+    fails(&["stream", "--world", "cornell", "--from", &s.cursor.to_string()], &["belongs to another change log"]);
+    let own = messages(&ok(&["stream", "--world", "cornell", "--until", "0"]));
+    let StreamMessage::WorldSnapshot(s) = &own[0] else { panic!() };
+    let future = Cursor::new(s.cursor.epoch, 1_000_000).to_string();
+    fails(&["stream", "--world", "cornell", "--until", "5", "--from", &future], &["ahead of the head", &future]);
+    fails(&["stream", "--world", "cornell", "--regions", "r999_0"], &["unknown region \"r999_0\""]);
+    fails(&["stream", "--world", "cornell", "--step", "0"], &["--step"]);
+}
+
+#[test]
+fn an_expired_cursor_is_reported_with_the_oldest_position() {
+    // Three commits at t = 0 with a log that keeps one: the cursor after the first commit is gone by the time
+    // the consumer starts.
+    let dir = std::env::temp_dir().join(format!("lumon-cli-exp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let world = serde_json::json!({
+        "format": 1, "name": "expiry", "purpose": "expired cursors", "seed": 1, "regionSize": 8.0, "voxelSize": 0.5,
+        "bounds": {"min": [-8, -8], "max": [8, 8]},
+        "materials": {"m": {"albedo": [0.5, 0.5, 0.5]}},
+        "assets": {"b": {"shapes": [{"shape": "box", "min": [0, 0, 0], "max": [1, 1, 1], "material": "m"}]}},
+        "lights": {"sun": null, "sky": {"zenith": [0, 0, 0], "horizon": [0, 0, 0], "ground": [0, 0, 0]}},
+        "bookmarks": {"main": {"position": [0, 1, 0], "yaw": 0, "pitch": 0}},
+        "timeline": [
+            {"op": "add", "t": 0, "placement": {"id": "x", "asset": "b", "position": [1, 0, 1]}},
+            {"op": "add", "t": 0, "placement": {"id": "y", "asset": "b", "position": [2, 0, 1]}},
+            {"op": "add", "t": 0, "placement": {"id": "z", "asset": "b", "position": [3, 0, 1]}}
+        ]
+    });
+    let path = dir.join("expiry.json");
+    std::fs::write(&path, world.to_string()).unwrap();
+    let p = path.to_str().unwrap();
+    let msgs = messages(&ok(&["stream", "--world", p, "--until", "0"]));
+    let StreamMessage::WorldSnapshot(s) = &msgs[0] else { panic!() };
+    assert_eq!(s.cursor.seq, 3);
+    let old = Cursor::new(s.cursor.epoch, 1).to_string();
+    fails(
+        &["stream", "--world", p, "--until", "1", "--retain", "1", "--from", &old],
+        &["has expired", &old, "oldest retained position"],
+    );
+}
