@@ -35,8 +35,9 @@ fn server(n: usize, extent: f32) -> StreamServer {
     s
 }
 
-/// `k` random edits: moves (some across regions), recolours, removals and additions.
-fn churn(s: &StreamServer, n: usize, k: usize, extent: f32, seed: u64) -> Vec<Edit> {
+/// `k` random edits: moves (some across regions), recolours, removals and additions (with fresh ids taken
+/// from `next_id`).
+fn churn(s: &StreamServer, n: usize, k: usize, extent: f32, seed: u64, next_id: &mut usize) -> Vec<Edit> {
     let mut rng = Rng::new(seed);
     let h = extent / 2.0 - 0.01;
     let mut used = std::collections::HashSet::new();
@@ -60,7 +61,10 @@ fn churn(s: &StreamServer, n: usize, k: usize, extent: f32, seed: u64) -> Vec<Ed
                 patch: PlacementPatch { tint: Some(Vec3::new(0.5, 0.2, 0.9)), ..Default::default() },
             },
             7 => Edit::Remove { id },
-            _ => Edit::Add(placement(n + i, Vec3::new(rng.range_f32(-h, h), 0.0, rng.range_f32(-h, h)))),
+            _ => {
+                *next_id += 1;
+                Edit::Add(placement(*next_id, Vec3::new(rng.range_f32(-h, h), 0.0, rng.range_f32(-h, h))))
+            }
         });
     }
     edits
@@ -77,7 +81,7 @@ fn client_apply(c: &mut Criterion) {
     let mut client = StreamingClient::new(config, *s.grid(), bounds);
     client.update_interest(&s, Vec3::ZERO).unwrap();
     let from = s.head();
-    let edits = churn(&s, 40_000, 10_000, extent, 9);
+    let edits = churn(&s, 40_000, 10_000, extent, 9, &mut 40_000);
     s.commit(edits).unwrap();
     let delta = s
         .get_world_delta(&GetWorldDeltaInput { from_cursor: from.to_string(), to_cursor: None, region_ids: None })
@@ -87,7 +91,7 @@ fn client_apply(c: &mut Criterion) {
     g.throughput(Throughput::Elements(changed as u64));
     g.sample_size(30);
     g.bench_function("world_delta_10k_changes", |b| {
-        b.iter_batched(|| client.clone(), |mut cl| cl.apply_world_delta(&delta).unwrap(), BatchSize::LargeInput)
+        b.iter_batched_ref(|| client.clone(), |cl| cl.apply_world_delta(&delta).unwrap(), BatchSize::LargeInput)
     });
     g.finish();
 }
@@ -110,17 +114,18 @@ fn delta_cost_follows_changes(c: &mut Criterion) {
     let mut g = c.benchmark_group("world_delta_100_changes");
     for (n, extent) in [(10_000usize, 512.0f32), (1_000_000, 4096.0)] {
         let mut s = server(n, extent);
+        let mut next_id = n;
         // Some history first, so the span sits in a log with other commits around it.
         for k in 0..20 {
-            let e = churn(&s, n, 100, extent, 100 + k);
+            let e = churn(&s, n, 100, extent, 100 + k, &mut next_id);
             s.commit(e).unwrap();
         }
         let from = s.head();
-        let e = churn(&s, n, 100, extent, 7);
+        let e = churn(&s, n, 100, extent, 7, &mut next_id);
         s.commit(e).unwrap();
         let to = s.head();
         for k in 0..20 {
-            let e = churn(&s, n, 100, extent, 200 + k);
+            let e = churn(&s, n, 100, extent, 200 + k, &mut next_id);
             s.commit(e).unwrap();
         }
         let input =

@@ -75,7 +75,7 @@ proptest! {
             let ch = c.pull(&s).unwrap();
             apply_changes(&mut replica, &ch, &c);
             let want = expected_scene(&s, &c);
-            let got: BTreeMap<String, Arc<Placement>> = c.scene().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let got: BTreeMap<String, Arc<Placement>> = c.scene().iter().map(|(k, v)| (k.clone(), v.placement.clone())).collect();
             prop_assert_eq!(&got, &want);
             prop_assert_eq!(&replica, &want);
             if !c.regions().is_empty() {

@@ -115,6 +115,15 @@ impl SceneChange {
     }
 }
 
+/// A placement of the scene replica with its world box (computed once, when it arrives).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SceneEntry {
+    /// The placement.
+    pub placement: Arc<Placement>,
+    /// Its world box.
+    pub bbox: Aabb,
+}
+
 /// Streams regions around a camera into a scene replica.
 #[derive(Clone)]
 pub struct StreamingClient {
@@ -123,8 +132,7 @@ pub struct StreamingClient {
     asset_bounds: FxHashMap<String, Aabb>,
     cursor: Option<Cursor>,
     regions: BTreeSet<RegionId>,
-    scene: FxHashMap<PlacementId, Arc<Placement>>,
-    members: FxHashMap<RegionId, rustc_hash::FxHashSet<PlacementId>>,
+    scene: FxHashMap<PlacementId, SceneEntry>,
     stats: ClientStats,
 }
 
@@ -138,7 +146,6 @@ impl StreamingClient {
             cursor: None,
             regions: BTreeSet::new(),
             scene: FxHashMap::default(),
-            members: FxHashMap::default(),
             stats: ClientStats::default(),
         }
     }
@@ -153,8 +160,8 @@ impl StreamingClient {
         &self.regions
     }
 
-    /// The scene replica: every placement of the held regions.
-    pub fn scene(&self) -> &FxHashMap<PlacementId, Arc<Placement>> {
+    /// The scene replica: every placement of the held regions, by id.
+    pub fn scene(&self) -> &FxHashMap<PlacementId, SceneEntry> {
         &self.scene
     }
 
@@ -276,19 +283,29 @@ impl StreamingClient {
                 }
             }
         }
-        let mut leaving: FxHashMap<&str, Arc<Placement>> = FxHashMap::default();
+        let mut leaving: FxHashMap<&str, SceneEntry> = FxHashMap::default();
         for rd in &regions {
             for id in &rd.removed {
-                if let Some(p) = self.take(id) {
-                    leaving.insert(id.as_str(), p);
+                if let Some(e) = self.take(id) {
+                    leaving.insert(id.as_str(), e);
                 }
             }
         }
         let mut changes = Vec::with_capacity(leaving.len() + regions.iter().map(|r| r.added.len()).sum::<usize>());
         for rd in &regions {
             for p in &rd.updated {
-                let before = self.take(&p.placement_id);
-                self.insert(p.clone(), before, &mut changes);
+                // Same region by definition of `updated`.
+                let after_box = self.placement_box(p);
+                if let Some(e) = self.scene.get_mut(&p.placement_id) {
+                    let before = std::mem::replace(e, SceneEntry { placement: p.clone(), bbox: after_box });
+                    self.stats.placements_updated += 1;
+                    changes.push(SceneChange {
+                        before: Some(before.placement),
+                        after: Some(p.clone()),
+                        before_box: Some(before.bbox),
+                        after_box: Some(after_box),
+                    });
+                }
             }
             for p in &rd.added {
                 if self.scene.contains_key(&p.placement_id) {
@@ -298,10 +315,10 @@ impl StreamingClient {
                 self.insert(p.clone(), before, &mut changes);
             }
         }
-        let mut gone: Vec<Arc<Placement>> = leaving.into_values().collect();
-        gone.sort_unstable_by(|a, b| a.placement_id.cmp(&b.placement_id));
-        for p in gone {
-            self.removed(p, &mut changes);
+        let mut gone: Vec<SceneEntry> = leaving.into_values().collect();
+        gone.sort_unstable_by(|a, b| a.placement.placement_id.cmp(&b.placement.placement_id));
+        for e in gone {
+            self.removed(e, &mut changes);
         }
         self.cursor = Some(delta.to_cursor);
         self.stats.deltas += 1;
@@ -321,22 +338,20 @@ impl StreamingClient {
         self.stats.resyncs += 1;
         let mut changes = Vec::new();
         let mut old = std::mem::take(&mut self.scene);
-        self.members.clear();
         for rs in snapshot.regions {
             for p in rs.placements {
                 match old.remove(&p.placement_id) {
-                    Some(b) if *b == *p => {
-                        self.members.entry(p.region_id).or_default().insert(p.placement_id.clone());
-                        self.scene.insert(p.placement_id.clone(), p);
+                    Some(e) if *e.placement == *p => {
+                        self.scene.insert(p.placement_id.clone(), e);
                     }
                     before => self.insert(p, before, &mut changes),
                 }
             }
         }
-        let mut gone: Vec<Arc<Placement>> = old.into_values().collect();
-        gone.sort_unstable_by(|a, b| a.placement_id.cmp(&b.placement_id));
-        for p in gone {
-            self.removed(p, &mut changes);
+        let mut gone: Vec<SceneEntry> = old.into_values().collect();
+        gone.sort_unstable_by(|a, b| a.placement.placement_id.cmp(&b.placement.placement_id));
+        for e in gone {
+            self.removed(e, &mut changes);
         }
         self.cursor = Some(snapshot.cursor);
         Ok(changes)
@@ -345,40 +360,39 @@ impl StreamingClient {
     fn drop_region(&mut self, r: RegionId, changes: &mut Vec<SceneChange>) {
         self.regions.remove(&r);
         self.stats.regions_dropped += 1;
-        let mut ids: Vec<PlacementId> = self.members.remove(&r).unwrap_or_default().into_iter().collect();
+        // Region drops are rare (camera moves); a scan keeps adds and removals free of a membership index.
+        let mut ids: Vec<PlacementId> =
+            self.scene.iter().filter(|(_, e)| e.placement.region_id == r).map(|(id, _)| id.clone()).collect();
         ids.sort_unstable();
         for id in ids {
-            if let Some(p) = self.scene.remove(&id) {
-                self.removed(p, changes);
+            if let Some(e) = self.scene.remove(&id) {
+                self.removed(e, changes);
             }
         }
     }
 
-    fn take(&mut self, id: &str) -> Option<Arc<Placement>> {
-        let p = self.scene.remove(id)?;
-        if let Some(m) = self.members.get_mut(&p.region_id) {
-            m.remove(id);
-        }
-        Some(p)
+    fn take(&mut self, id: &str) -> Option<SceneEntry> {
+        self.scene.remove(id)
     }
 
-    fn insert(&mut self, p: Arc<Placement>, before: Option<Arc<Placement>>, changes: &mut Vec<SceneChange>) {
-        let after_box = Some(self.placement_box(&p));
-        let before_box = before.as_ref().map(|b| self.placement_box(b));
+    fn insert(&mut self, p: Arc<Placement>, before: Option<SceneEntry>, changes: &mut Vec<SceneChange>) {
+        let bbox = self.placement_box(&p);
         if before.is_some() {
             self.stats.placements_updated += 1;
         } else {
             self.stats.placements_added += 1;
         }
-        self.members.entry(p.region_id).or_default().insert(p.placement_id.clone());
-        self.scene.insert(p.placement_id.clone(), p.clone());
-        changes.push(SceneChange { before, after: Some(p), before_box, after_box });
+        self.scene.insert(p.placement_id.clone(), SceneEntry { placement: p.clone(), bbox });
+        let (before, before_box) = match before {
+            Some(e) => (Some(e.placement), Some(e.bbox)),
+            None => (None, None),
+        };
+        changes.push(SceneChange { before, after: Some(p), before_box, after_box: Some(bbox) });
     }
 
-    fn removed(&mut self, p: Arc<Placement>, changes: &mut Vec<SceneChange>) {
+    fn removed(&mut self, e: SceneEntry, changes: &mut Vec<SceneChange>) {
         self.stats.placements_removed += 1;
-        let before_box = Some(self.placement_box(&p));
-        changes.push(SceneChange { before: Some(p), after: None, before_box, after_box: None });
+        changes.push(SceneChange { before: Some(e.placement), after: None, before_box: Some(e.bbox), after_box: None });
     }
 
     fn count<T: serde::Serialize>(&mut self, value: &T) {
