@@ -8,10 +8,14 @@
 //! - [`hash`]: deterministic hashing and random numbers.
 //! - [`streaming`]: the region streaming model (types, cursors, server, client).
 //! - [`world`]: world files, assets, terrain, scatter, timelines, sample worlds.
+//! - [`probes`]: probe payload math (SH L1, octahedral AO), CPU trace jobs, reference integrator.
+//! - [`voxel`]: the voxel world (bricks, edits from scene changes, DDA traversal, light at a hit).
 //! - [`stream_run`]: the `lumon stream` runner (timeline in simulated time, JSON lines).
 
 pub mod geom;
 pub mod hash;
+pub mod probes;
 pub mod stream_run;
 pub mod streaming;
+pub mod voxel;
 pub mod world;

@@ -1,0 +1,18 @@
+//! World-space irradiance probes: payload math and CPU tracing (the clipmap manager builds on these).
+//!
+//! - [`sh`]: L1 spherical harmonics, irradiance evaluation with deringing (never negative).
+//! - [`octa`]: octahedral encoding of ShortRangeAO directions.
+//! - [`payload`]: a probe's payload, integrating one update's rays, blending with hysteresis.
+//! - [`tracer`]: deterministic ray sets, `trace_probe`, and the non-blocking thread pool.
+//! - [`reference`]: many-ray, multi-bounce reference irradiance (ground truth for comparisons).
+
+pub mod octa;
+pub mod payload;
+pub mod reference;
+pub mod sh;
+pub mod tracer;
+
+pub use payload::{blend, flags, integrate, BlendParams, ProbePayload, RayOutcome, UpdateResult, LAYOUT_VERSION};
+pub use reference::{reference_irradiance, ReferenceResult, ReferenceSettings};
+pub use sh::ShL1;
+pub use tracer::{ray_directions, trace_probe, TraceJob, TracePool, TraceResult};

@@ -1,0 +1,179 @@
+//! Probe trace jobs on a thread pool.
+//!
+//! [`trace_probe`] is a pure function of (voxel grid, irradiance source, job): ray directions are a spherical
+//! Fibonacci set rotated by a random rotation drawn from a hash of the probe's world coordinate (quantised to
+//! 1/1024 m) and the update index, so the same job gives the same bits on any thread of any pool.
+//! [`TracePool`] runs batches on its own rayon pool and returns results on a channel; `submit` and
+//! `try_drain` never block, so the render thread never waits for a worker.
+
+use std::f32::consts::PI;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+use glam::{Quat, Vec3};
+use thiserror::Error;
+
+use super::payload::{integrate, RayOutcome, UpdateResult};
+use crate::hash::{hash_words, Rng};
+use crate::voxel::light::{hit_radiance, sky_radiance};
+use crate::voxel::{IrradianceSource, Trace, VoxelGrid};
+
+/// One probe update to trace.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TraceJob {
+    /// Caller's key for the probe (returned with the result).
+    pub key: u64,
+    /// Caller's generation counter (returned; stale results are dropped by the caller).
+    pub generation: u64,
+    /// Probe centre, metres.
+    pub position: Vec3,
+    /// Update index: each update of a probe uses a different rotation of its ray set.
+    pub update_index: u32,
+    /// Rays to trace.
+    pub rays: u32,
+    /// Longest ray, metres.
+    pub max_distance: f32,
+    /// Range of ShortRangeAO, metres.
+    pub ao_range: f32,
+}
+
+/// A finished job.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TraceResult {
+    /// The job's key.
+    pub key: u64,
+    /// The job's generation.
+    pub generation: u64,
+    /// The job's update index.
+    pub update_index: u32,
+    /// What the rays saw.
+    pub update: UpdateResult,
+}
+
+/// Why a pool could not be made.
+#[derive(Debug, Error)]
+pub enum TraceError {
+    /// rayon refused to build the pool.
+    #[error("cannot start {threads} tracer threads: {reason}")]
+    Pool { threads: usize, reason: String },
+}
+
+/// The ray directions of one probe update: `n` unit vectors, deterministic in (position, update index).
+pub fn ray_directions(position: Vec3, update_index: u32, n: u32) -> impl Iterator<Item = Vec3> {
+    let q = (position * 1024.0).round();
+    let seed = hash_words(&[q.x as i64 as u64, q.y as i64 as u64, q.z as i64 as u64, u64::from(update_index)]);
+    let rot = random_rotation(&mut Rng::new(seed));
+    let golden = PI * (3.0 - 5f32.sqrt());
+    (0..n).map(move |i| {
+        let z = 1.0 - (2 * i + 1) as f32 / n as f32;
+        let r = (1.0 - z * z).max(0.0).sqrt();
+        let (s, c) = (i as f32 * golden).sin_cos();
+        rot * Vec3::new(r * c, z, r * s)
+    })
+}
+
+/// A uniformly random rotation (Shoemake).
+fn random_rotation(rng: &mut Rng) -> Quat {
+    let (u1, u2, u3) = (rng.next_f32(), rng.next_f32() * 2.0 * PI, rng.next_f32() * 2.0 * PI);
+    let (a, b) = ((1.0 - u1).sqrt(), u1.sqrt());
+    Quat::from_xyzw(a * u2.sin(), a * u2.cos(), b * u3.sin(), b * u3.cos()).normalize()
+}
+
+/// Traces one probe update. Pure: depends only on its arguments.
+pub fn trace_probe(grid: &VoxelGrid, indirect: &dyn IrradianceSource, job: &TraceJob) -> UpdateResult {
+    if grid.solid_at(job.position) {
+        return UpdateResult { inside_solid: true, rays: 0, ..Default::default() };
+    }
+    let dirs: Vec<Vec3> = ray_directions(job.position, job.update_index, job.rays).collect();
+    let outcomes: Vec<RayOutcome> = dirs
+        .iter()
+        .map(|d| match grid.trace(job.position, *d, job.max_distance) {
+            Trace::Hit(h) => {
+                RayOutcome::Hit { dist: h.dist, radiance: hit_radiance(grid, job.position, *d, &h, indirect) }
+            }
+            Trace::Miss { .. } => RayOutcome::Sky { radiance: sky_radiance(grid, *d) },
+            Trace::Unknown { .. } => RayOutcome::Unknown,
+        })
+        .collect();
+    integrate(&dirs, &outcomes, job.ao_range, job.max_distance)
+}
+
+/// Jobs per task handed to the pool (amortises scheduling).
+const JOBS_PER_TASK: usize = 8;
+
+/// A pool of tracer threads with a result channel.
+pub struct TracePool {
+    pool: rayon::ThreadPool,
+    threads: usize,
+    tx: Sender<TraceResult>,
+    rx: Receiver<TraceResult>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl TracePool {
+    /// A pool of `threads` workers (at least 1).
+    pub fn new(threads: usize) -> Result<Self, TraceError> {
+        let threads = threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("lumon-trace-{i}"))
+            .build()
+            .map_err(|e| TraceError::Pool { threads, reason: e.to_string() })?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Ok(TracePool { pool, threads, tx, rx, in_flight: Arc::new(AtomicUsize::new(0)) })
+    }
+
+    /// Worker threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Jobs submitted and not yet drained.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Queues jobs; returns at once.
+    pub fn submit(&self, grid: Arc<VoxelGrid>, indirect: Arc<dyn IrradianceSource>, jobs: Vec<TraceJob>) {
+        self.in_flight.fetch_add(jobs.len(), Ordering::AcqRel);
+        for chunk in jobs.chunks(JOBS_PER_TASK) {
+            let chunk = chunk.to_vec();
+            let (grid, indirect, tx) = (grid.clone(), indirect.clone(), self.tx.clone());
+            self.pool.spawn(move || {
+                for job in chunk {
+                    let update = trace_probe(&grid, indirect.as_ref(), &job);
+                    let r = TraceResult {
+                        key: job.key,
+                        generation: job.generation,
+                        update_index: job.update_index,
+                        update,
+                    };
+                    // The receiver lives as long as the pool; a send can only fail while the pool is dropped.
+                    let _ = tx.send(r);
+                }
+            });
+        }
+    }
+
+    /// Moves every finished result into `out` without waiting.
+    pub fn try_drain(&self, out: &mut Vec<TraceResult>) {
+        let before = out.len();
+        out.extend(self.rx.try_iter());
+        self.in_flight.fetch_sub(out.len() - before, Ordering::AcqRel);
+    }
+
+    /// Waits until every submitted job has finished and moves the results into `out` (headless lockstep runs
+    /// only; the viewer never calls this).
+    pub fn wait_all(&self, out: &mut Vec<TraceResult>) {
+        while self.in_flight() > 0 {
+            match self.rx.recv() {
+                Ok(r) => {
+                    out.push(r);
+                    self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}

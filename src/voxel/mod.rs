@@ -1,0 +1,20 @@
+//! The voxel world the probes trace: bricks, materials, edits from scene changes, DDA traversal, light.
+//!
+//! - [`brick`]: 8^3 bricks with occupancy bitmasks and rank-compressed materials.
+//! - [`material`]: 32-bit packed voxel materials and the emissive table.
+//! - [`grid`]: the immutable, shareable grid (chunks of 4^3 bricks) and ray traversal.
+//! - [`world`]: the editable world: terrain per streamed region, voxelised placements, brick rebuilds,
+//!   copy-on-write publishing.
+//! - [`light`]: what a ray sees at a hit or a miss (sun with shadow ray, sky, emission, known irradiance).
+
+pub mod brick;
+pub mod grid;
+pub mod light;
+pub mod material;
+pub mod world;
+
+pub use brick::{Brick, BRICK};
+pub use grid::{GridMemory, Hit, Trace, VoxelGrid, CHUNK};
+pub use light::{IrradianceSource, NoIrradiance};
+pub use material::{EmissiveTable, PackedMaterial};
+pub use world::{VoxelEdit, VoxelStats, VoxelWorld};

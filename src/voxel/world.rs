@@ -1,0 +1,550 @@
+//! The editable voxel world: terrain of the streamed-in regions plus voxelised placements, kept as a
+//! copy-on-write [`VoxelGrid`] that workers read while the render thread edits.
+//!
+//! - Terrain is generated per region when the region is streamed in (heights cached per column), and dropped
+//!   with it. Each column is filled from its top down to one voxel below its lowest neighbour, a closed shell.
+//! - Placements are voxelised with their full transform: every voxel centre in the placement's box is mapped
+//!   into the asset's frame and sampled (any rotation and scale, resampled). Tint and emission are baked in.
+//! - An edit never patches voxels in place: each touched brick is rebuilt from scratch from the terrain and
+//!   every placement whose box overlaps it (found through a per-chunk index), in placement-id order, so removing
+//!   one of two overlapping placements restores the other exactly. Only bricks inside changed boxes are rebuilt.
+//! - Publishing copies the chunk table (pointers) and the touched chunks only; a worker holding the previous
+//!   `Arc<VoxelGrid>` keeps a consistent old version.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use glam::{IVec2, IVec3, Mat4, Vec2, Vec3};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::brick::{Brick, BRICK, BRICK_VOXELS};
+use super::grid::{Chunk, VoxelGrid, CHUNK};
+use super::material::{EmissiveTable, PackedMaterial};
+use crate::geom::Aabb;
+use crate::streaming::{Placement, RegionId, SceneChange};
+use crate::world::{Asset, Terrain, World};
+
+/// Headroom above the highest thing in the world file, metres (room for moves and additions).
+pub const HEADROOM_M: f32 = 16.0;
+
+struct Placed {
+    id: String,
+    asset: Arc<Asset>,
+    inv: Mat4,
+    tint: Vec3,
+    emission: f32,
+    lo: IVec3,
+    hi: IVec3,
+}
+
+struct RegionTerrain {
+    /// First voxel column `(x, z)` of the region.
+    col0: IVec2,
+    /// Columns along x and z.
+    size: IVec2,
+    /// Per column: top voxel (inclusive), bottom voxel (inclusive), packed material. `top < bottom` = none.
+    cols: Vec<(i32, i32, PackedMaterial)>,
+}
+
+/// What an edit did, for the probes and the stats panel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VoxelEdit {
+    /// World boxes whose voxels changed (placements' old and new boxes, regions streamed in or out).
+    pub changed: Vec<Aabb>,
+    /// Bricks rebuilt.
+    pub bricks_rebuilt: usize,
+    /// Wall-clock time of the edit, milliseconds.
+    pub millis: f64,
+}
+
+/// Counters of the voxel world.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct VoxelStats {
+    /// Placements voxelised.
+    pub placements: usize,
+    /// Regions with terrain.
+    pub regions: usize,
+    /// Bricks allocated.
+    pub bricks: usize,
+    /// Solid voxels.
+    pub solid_voxels: u64,
+    /// Bytes of the grid (chunks, bricks) plus terrain caches and the placement index.
+    pub bytes: usize,
+    /// Bricks rebuilt by the last edit.
+    pub last_bricks_rebuilt: usize,
+    /// Milliseconds of the last edit.
+    pub last_edit_ms: f64,
+    /// Emissive values merged because the emissive table was full.
+    pub emissive_merged: u64,
+}
+
+/// The editable voxel world.
+pub struct VoxelWorld {
+    world: Arc<World>,
+    grid: Arc<VoxelGrid>,
+    emissive: EmissiveTable,
+    placed: Vec<Option<Placed>>,
+    free: Vec<u32>,
+    ids: FxHashMap<String, u32>,
+    chunk_index: FxHashMap<IVec3, Vec<u32>>,
+    regions: FxHashMap<RegionId, RegionTerrain>,
+    /// Voxel columns `(x, z)` inside the world's bounds, counted from the grid origin: nothing is voxelised
+    /// beyond them (the grid itself is rounded up to whole chunks).
+    world_cols: IVec2,
+    brick_bytes: usize,
+    stats: VoxelStats,
+}
+
+impl VoxelWorld {
+    /// An empty voxel world sized for `world` (nothing streamed in yet).
+    pub fn new(world: Arc<World>) -> Self {
+        let vs = world.voxel_size;
+        let (lo_xz, hi_xz) = world.bounds;
+        let (mut y_lo, mut y_hi) = world.terrain.height_range().unwrap_or((0.0, 0.0));
+        let mut grow = |b: Aabb| {
+            y_lo = y_lo.min(b.min.y);
+            y_hi = y_hi.max(b.max.y);
+        };
+        for p in &world.placements {
+            if let Some(a) = world.assets.get(&p.asset_id) {
+                grow(a.bounds.transformed(&p.transform.matrix()));
+            }
+        }
+        for e in &world.timeline {
+            for edit in &e.edits {
+                if let crate::streaming::Edit::Add(p) = edit {
+                    if let Some(a) = world.assets.get(&p.asset_id) {
+                        grow(a.bounds.transformed(&p.transform.matrix()));
+                    }
+                }
+            }
+        }
+        let origin = Vec3::new(lo_xz.x, y_lo - 2.0 * vs, lo_xz.y);
+        let extent = Vec3::new(hi_xz.x - lo_xz.x, y_hi + HEADROOM_M - origin.y, hi_xz.y - lo_xz.y);
+        let chunk_dims = (extent / (vs * CHUNK as f32)).ceil().as_ivec3().max(IVec3::ONE);
+        let grid = VoxelGrid::empty(origin, vs, chunk_dims, world.lights);
+        let world_cols = ((hi_xz - lo_xz) / vs).ceil().as_ivec2();
+        VoxelWorld {
+            world_cols,
+            world,
+            grid: Arc::new(grid),
+            emissive: EmissiveTable::default(),
+            placed: Vec::new(),
+            free: Vec::new(),
+            ids: FxHashMap::default(),
+            chunk_index: FxHashMap::default(),
+            regions: FxHashMap::default(),
+            brick_bytes: 0,
+            stats: VoxelStats::default(),
+        }
+    }
+
+    /// The current version, for workers.
+    pub fn snapshot(&self) -> Arc<VoxelGrid> {
+        self.grid.clone()
+    }
+
+    /// The world this voxel world is built from.
+    pub fn world(&self) -> &Arc<World> {
+        &self.world
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> VoxelStats {
+        self.stats
+    }
+
+    /// Regions with terrain.
+    pub fn loaded_regions(&self) -> BTreeSet<RegionId> {
+        self.regions.keys().copied().collect()
+    }
+
+    /// Streams in every region and every placement of the world at time 0 (tests, benches, references).
+    pub fn load_everything(&mut self) -> VoxelEdit {
+        let grid = self.world.grid();
+        let regions: BTreeSet<RegionId> =
+            (grid.min.0..grid.max.0).flat_map(|x| (grid.min.1..grid.max.1).map(move |z| RegionId::new(x, z))).collect();
+        let changes: Vec<SceneChange> = self
+            .world
+            .placements
+            .iter()
+            .map(|p| SceneChange { before: None, after: Some(Arc::new(p.clone())), before_box: None, after_box: None })
+            .collect();
+        self.apply(&changes, &regions)
+    }
+
+    /// Applies scene changes and the streamed-in region set; rebuilds only the touched bricks.
+    pub fn apply(&mut self, changes: &[SceneChange], loaded: &BTreeSet<RegionId>) -> VoxelEdit {
+        let start = Instant::now();
+        let mut dirty: FxHashSet<IVec3> = FxHashSet::default();
+        let mut changed = Vec::new();
+
+        let dropped: Vec<RegionId> = self.regions.keys().filter(|r| !loaded.contains(r)).copied().collect();
+        let entered: Vec<RegionId> = loaded.iter().filter(|r| !self.regions.contains_key(r)).copied().collect();
+        for r in &dropped {
+            if let Some(t) = self.regions.remove(r) {
+                self.dirty_columns(t.col0, t.size, &mut dirty);
+                changed.push(self.columns_box(t.col0, t.size));
+            }
+        }
+        for r in &entered {
+            let t = self.region_terrain(*r);
+            self.dirty_columns(t.col0, t.size, &mut dirty);
+            changed.push(self.columns_box(t.col0, t.size));
+            self.regions.insert(*r, t);
+        }
+
+        for ch in changes {
+            if let Some(b) = &ch.before {
+                if let Some(slot) = self.ids.remove(&b.placement_id) {
+                    self.remove_slot(slot, &mut dirty, &mut changed);
+                }
+            }
+            if let Some(a) = &ch.after {
+                if let Some(slot) = self.ids.remove(&a.placement_id) {
+                    self.remove_slot(slot, &mut dirty, &mut changed);
+                }
+                self.insert(a, &mut dirty, &mut changed);
+            }
+        }
+
+        let columns = ColumnMap::new(&self.grid, &self.world, &self.regions);
+        let mut bricks: Vec<IVec3> = dirty.into_iter().collect();
+        bricks.sort_unstable_by_key(|b| (b.z, b.y, b.x));
+        let rebuilt: Vec<(IVec3, Option<Brick>)> =
+            bricks.iter().map(|b| (*b, self.build_brick(*b, &columns))).collect();
+        self.publish(rebuilt, columns);
+
+        let millis = start.elapsed().as_secs_f64() * 1000.0;
+        self.stats.last_bricks_rebuilt = bricks.len();
+        self.stats.last_edit_ms = millis;
+        self.stats.placements = self.ids.len();
+        self.stats.regions = self.regions.len();
+        self.stats.emissive_merged = self.emissive.merged;
+        VoxelEdit { changed, bricks_rebuilt: bricks.len(), millis }
+    }
+
+    fn insert(&mut self, p: &Placement, dirty: &mut FxHashSet<IVec3>, changed: &mut Vec<Aabb>) {
+        let Some(asset) = self.world.assets.get(&p.asset_id).cloned() else {
+            log::warn!("placement {} uses unknown asset {}; not voxelised", p.placement_id, p.asset_id);
+            return;
+        };
+        if p.flags & crate::streaming::flags::VISIBLE == 0 {
+            return;
+        }
+        let m = p.transform.matrix();
+        let world_box = asset.bounds.transformed(&m);
+        let vs = self.grid.voxel_size;
+        let lo = ((world_box.min - self.grid.origin) / vs).floor().as_ivec3().max(IVec3::ZERO);
+        let hi = ((world_box.max - self.grid.origin) / vs).ceil().as_ivec3().min(self.grid.dims);
+        changed.push(world_box);
+        if lo.cmpge(hi).any() {
+            log::warn!("placement {} lies outside the voxel grid; not voxelised", p.placement_id);
+            return;
+        }
+        let placed =
+            Placed { id: p.placement_id.clone(), asset, inv: m.inverse(), tint: p.tint, emission: p.emission, lo, hi };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.placed[s as usize] = Some(placed);
+                s
+            }
+            None => {
+                self.placed.push(Some(placed));
+                (self.placed.len() - 1) as u32
+            }
+        };
+        self.ids.insert(p.placement_id.clone(), slot);
+        for c in chunk_range(lo, hi) {
+            self.chunk_index.entry(c).or_default().push(slot);
+        }
+        mark_bricks(lo, hi, dirty);
+    }
+
+    fn remove_slot(&mut self, slot: u32, dirty: &mut FxHashSet<IVec3>, changed: &mut Vec<Aabb>) {
+        let Some(p) = self.placed[slot as usize].take() else { return };
+        self.free.push(slot);
+        for c in chunk_range(p.lo, p.hi) {
+            if let Some(list) = self.chunk_index.get_mut(&c) {
+                list.retain(|s| *s != slot);
+                if list.is_empty() {
+                    self.chunk_index.remove(&c);
+                }
+            }
+        }
+        mark_bricks(p.lo, p.hi, dirty);
+        let vs = self.grid.voxel_size;
+        changed.push(Aabb { min: self.grid.origin + p.lo.as_vec3() * vs, max: self.grid.origin + p.hi.as_vec3() * vs });
+    }
+
+    fn region_terrain(&mut self, r: RegionId) -> RegionTerrain {
+        let g = &self.grid;
+        let vs = g.voxel_size;
+        let (lo, hi) = self.world.grid().region_rect(r);
+        let col = |x: f32| ((x - g.origin.x) / vs).round() as i32;
+        let colz = |z: f32| ((z - g.origin.z) / vs).round() as i32;
+        let bdims = g.brick_columns() * BRICK;
+        let col0 = IVec2::new(col(lo.x).clamp(0, bdims.x), colz(lo.y).clamp(0, bdims.y));
+        let col1 = IVec2::new(col(hi.x).clamp(0, bdims.x), colz(hi.y).clamp(0, bdims.y));
+        let size = (col1 - col0).max(IVec2::ZERO);
+        let terrain = &self.world.terrain;
+        let top_of = |cx: i32, cz: i32| -> Option<(i32, f32)> {
+            let x = g.origin.x + (cx as f32 + 0.5) * vs;
+            let z = g.origin.z + (cz as f32 + 0.5) * vs;
+            let h = terrain.height(x, z)?;
+            Some((((h - g.origin.y) / vs - 0.5).ceil() as i32 - 1, h))
+        };
+        let w = (size.x + 2) as usize;
+        let mut tops = vec![None; w * (size.y + 2) as usize];
+        for j in 0..size.y + 2 {
+            for i in 0..size.x + 2 {
+                tops[i as usize + w * j as usize] = top_of(col0.x + i - 1, col0.y + j - 1);
+            }
+        }
+        let (flat_mat, slope_mat) = match terrain {
+            Terrain::None => (0, 0),
+            Terrain::Flat { material, .. } => (*material, *material),
+            Terrain::Noise(n) => (n.material, n.slope_material),
+        };
+        let mut pack = |m: u16| {
+            let mat = &self.world.materials[usize::from(m)];
+            PackedMaterial::new(mat.albedo, self.emissive.intern(mat.emissive))
+        };
+        let (flat, slope) = (pack(flat_mat), pack(slope_mat));
+        let mut cols = Vec::with_capacity((size.x * size.y) as usize);
+        for j in 1..=size.y {
+            for i in 1..=size.x {
+                let at = |di: i32, dj: i32| tops[(i + di) as usize + w * (j + dj) as usize];
+                let Some((top, h)) = at(0, 0) else {
+                    cols.push((-1, 0, PackedMaterial::EMPTY));
+                    continue;
+                };
+                let mut lowest = top;
+                let mut steep = false;
+                for (di, dj) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
+                    if let Some((t, hn)) = at(di, dj) {
+                        lowest = lowest.min(t);
+                        steep |= (hn - h).abs() > vs;
+                    }
+                }
+                let bottom = (lowest - 1).max(0);
+                cols.push((top.min(g.dims.y - 1), bottom, if steep { slope } else { flat }));
+            }
+        }
+        RegionTerrain { col0, size, cols }
+    }
+
+    fn terrain_column(&self, cx: i32, cz: i32, columns: &ColumnMap) -> Option<(i32, i32, PackedMaterial)> {
+        let r = columns.region_of_column(cx, cz)?;
+        let t = self.regions.get(&r)?;
+        let (i, j) = (cx - t.col0.x, cz - t.col0.y);
+        if i < 0 || j < 0 || i >= t.size.x || j >= t.size.y {
+            return None;
+        }
+        let c = t.cols[(i + j * t.size.x) as usize];
+        (c.0 >= c.1).then_some(c)
+    }
+
+    fn build_brick(&mut self, b: IVec3, columns: &ColumnMap) -> Option<Brick> {
+        let base = b * BRICK;
+        if !columns.loaded(b.x, b.z) || base.x >= self.world_cols.x || base.z >= self.world_cols.y {
+            return None;
+        }
+        let mut dense = [PackedMaterial::EMPTY; BRICK_VOXELS];
+        // Columns of this brick inside the world's bounds.
+        let cols = (self.world_cols - IVec2::new(base.x, base.z)).min(IVec2::splat(BRICK));
+        let mut any = false;
+        for z in 0..cols.y {
+            for x in 0..cols.x {
+                if let Some((top, bottom, m)) = self.terrain_column(base.x + x, base.z + z, columns) {
+                    let y0 = (bottom - base.y).max(0);
+                    let y1 = (top - base.y).min(BRICK - 1);
+                    for y in y0..=y1 {
+                        dense[(x + 8 * y + 64 * z) as usize] = m;
+                        any = true;
+                    }
+                }
+            }
+        }
+        let mut candidates: Vec<u32> = self.chunk_index.get(&(base / CHUNK)).cloned().unwrap_or_default();
+        candidates.retain(|s| {
+            let p = self.placed[*s as usize].as_ref();
+            p.is_some_and(|p| p.lo.cmplt(base + BRICK).all() && p.hi.cmpgt(base).all())
+        });
+        candidates.sort_unstable_by(|a, b| {
+            let pa = self.placed[*a as usize].as_ref().map(|p| p.id.as_str());
+            let pb = self.placed[*b as usize].as_ref().map(|p| p.id.as_str());
+            pa.cmp(&pb)
+        });
+        let (origin, vs) = (self.grid.origin, self.grid.voxel_size);
+        for slot in candidates {
+            let Some(p) = self.placed[slot as usize].as_ref() else { continue };
+            let lo = (p.lo - base).max(IVec3::ZERO);
+            let hi = (p.hi - base).min(IVec3::new(cols.x, BRICK, cols.y));
+            let mut cache: [(u16, PackedMaterial); 4] = [(u16::MAX, PackedMaterial::EMPTY); 4];
+            for z in lo.z..hi.z {
+                for y in lo.y..hi.y {
+                    for x in lo.x..hi.x {
+                        let v = base + IVec3::new(x, y, z);
+                        let world = origin + (v.as_vec3() + 0.5) * vs;
+                        let Some(m) = p.asset.sample(p.inv.transform_point3(world)) else { continue };
+                        let packed = match cache.iter().find(|c| c.0 == m) {
+                            Some(c) => c.1,
+                            None => {
+                                let mat = &self.world.materials[usize::from(m)];
+                                let e = self.emissive.intern(mat.emissive * p.emission);
+                                let packed = PackedMaterial::new(mat.albedo * p.tint, e);
+                                cache.rotate_right(1);
+                                cache[0] = (m, packed);
+                                packed
+                            }
+                        };
+                        dense[(x + 8 * y + 64 * z) as usize] = packed;
+                        any = true;
+                    }
+                }
+            }
+        }
+        if any {
+            Brick::from_dense(&dense)
+        } else {
+            None
+        }
+    }
+
+    fn publish(&mut self, bricks: Vec<(IVec3, Option<Brick>)>, columns: ColumnMap) {
+        let emissive = Arc::new(self.emissive.clone());
+        let grid = Arc::make_mut(&mut self.grid);
+        grid.emissive = emissive;
+        grid.column_loaded = columns.flags;
+        for (b, brick) in bricks {
+            let lin = grid.brick_linear(b);
+            match &brick {
+                Some(_) => grid.brick_bits[lin >> 6] |= 1 << (lin & 63),
+                None => grid.brick_bits[lin >> 6] &= !(1 << (lin & 63)),
+            }
+            let c: IVec3 = b / 4;
+            let ci = (c.x + grid.chunk_dims.x * (c.y + grid.chunk_dims.y * c.z)) as usize;
+            let i = ((b.x & 3) + 4 * (b.y & 3) + 16 * (b.z & 3)) as usize;
+            let slot = &mut grid.chunks[ci];
+            if slot.is_none() && brick.is_none() {
+                continue;
+            }
+            let chunk = Arc::make_mut(slot.get_or_insert_with(|| Arc::new(Chunk::default())));
+            if let Some(nb) = &brick {
+                self.stats.bricks += 1;
+                self.stats.solid_voxels += nb.solid_count() as u64;
+                self.brick_bytes += nb.material_bytes();
+            }
+            if let Some(old) = chunk.set(i, brick) {
+                self.stats.bricks -= 1;
+                self.stats.solid_voxels -= old.len() as u64;
+                self.brick_bytes -= 16 + old.len() * std::mem::size_of::<PackedMaterial>();
+            }
+            if chunk.occupancy == 0 {
+                *slot = None;
+            }
+        }
+        grid.version += 1;
+        let chunks = grid.chunks.iter().flatten().count();
+        let terrain: usize =
+            self.regions.values().map(|t| t.cols.len() * std::mem::size_of::<(i32, i32, PackedMaterial)>()).sum();
+        let index: usize = self.chunk_index.values().map(|v| v.capacity() * 4 + 48).sum();
+        let tables = grid.chunks.len() * std::mem::size_of::<Option<Arc<Chunk>>>() + grid.column_loaded.len();
+        self.stats.bytes = self.brick_bytes
+            + tables
+            + chunks * std::mem::size_of::<Chunk>()
+            + terrain
+            + index
+            + self.placed.len() * std::mem::size_of::<Option<Placed>>();
+    }
+
+    fn dirty_columns(&self, col0: IVec2, size: IVec2, dirty: &mut FxHashSet<IVec3>) {
+        let lo = IVec3::new(col0.x, 0, col0.y);
+        let hi = IVec3::new(col0.x + size.x, self.grid.dims.y, col0.y + size.y);
+        mark_bricks(lo, hi, dirty);
+    }
+
+    fn columns_box(&self, col0: IVec2, size: IVec2) -> Aabb {
+        let vs = self.grid.voxel_size;
+        let o = self.grid.origin;
+        Aabb {
+            min: o + Vec3::new(col0.x as f32, 0.0, col0.y as f32) * vs,
+            max: o + Vec3::new((col0.x + size.x) as f32, self.grid.dims.y as f32, (col0.y + size.y) as f32) * vs,
+        }
+    }
+}
+
+/// Which region each brick column belongs to and whether it is streamed in (or lies outside the world).
+struct ColumnMap {
+    origin: Vec2,
+    voxel_size: f32,
+    region_size: f32,
+    nbx: i32,
+    flags: Vec<bool>,
+}
+
+impl ColumnMap {
+    fn new(grid: &VoxelGrid, world: &World, regions: &FxHashMap<RegionId, RegionTerrain>) -> Self {
+        let cols = grid.brick_columns();
+        let rg = world.grid();
+        let mut m = ColumnMap {
+            origin: Vec2::new(grid.origin.x, grid.origin.z),
+            voxel_size: grid.voxel_size,
+            region_size: world.region_size,
+            nbx: cols.x,
+            flags: vec![false; (cols.x * cols.y) as usize],
+        };
+        let vs = grid.voxel_size;
+        for bz in 0..cols.y {
+            for bx in 0..cols.x {
+                let lo = m.origin + Vec2::new(bx as f32, bz as f32) * (BRICK as f32 * vs);
+                let hi = lo + Vec2::splat(BRICK as f32 * vs - vs * 0.01);
+                let rs = rg.region_size;
+                let (x0, x1) = ((lo.x / rs).floor() as i32, (hi.x / rs).floor() as i32);
+                let (z0, z1) = ((lo.y / rs).floor() as i32, (hi.y / rs).floor() as i32);
+                // Cells outside the world's region grid can never be streamed: they are known to be empty.
+                let all = (x0..=x1).all(|x| {
+                    (z0..=z1).all(|z| {
+                        let r = RegionId::new(x, z);
+                        !rg.contains(r) || regions.contains_key(&r)
+                    })
+                });
+                m.flags[(bx + bz * cols.x) as usize] = all;
+            }
+        }
+        m
+    }
+
+    fn loaded(&self, bx: i32, bz: i32) -> bool {
+        self.flags.get((bx + bz * self.nbx) as usize).copied().unwrap_or(false)
+    }
+
+    fn region_of_column(&self, cx: i32, cz: i32) -> Option<RegionId> {
+        let x = self.origin.x + (cx as f32 + 0.5) * self.voxel_size;
+        let z = self.origin.y + (cz as f32 + 0.5) * self.voxel_size;
+        Some(RegionId::new((x / self.region_size).floor() as i32, (z / self.region_size).floor() as i32))
+    }
+}
+
+fn chunk_range(lo: IVec3, hi: IVec3) -> impl Iterator<Item = IVec3> {
+    let c0 = lo / CHUNK;
+    let c1 = (hi - 1) / CHUNK;
+    (c0.z..=c1.z).flat_map(move |z| (c0.y..=c1.y).flat_map(move |y| (c0.x..=c1.x).map(move |x| IVec3::new(x, y, z))))
+}
+
+fn mark_bricks(lo: IVec3, hi: IVec3, dirty: &mut FxHashSet<IVec3>) {
+    if lo.cmpge(hi).any() {
+        return;
+    }
+    let b0 = lo / BRICK;
+    let b1 = (hi - 1) / BRICK;
+    for z in b0.z..=b1.z {
+        for y in b0.y..=b1.y {
+            for x in b0.x..=b1.x {
+                dirty.insert(IVec3::new(x, y, z));
+            }
+        }
+    }
+}
