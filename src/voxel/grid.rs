@@ -315,11 +315,8 @@ impl VoxelGrid {
                         t_next[a] += t_delta[a];
                     }
                 }
-                if v[0] < 0 || v[0] >= BRICK || v[2] < 0 || v[2] >= BRICK {
-                    return None;
-                }
                 v[1] += step[1];
-                if v[1] < 0 || v[1] >= BRICK {
+                if (v[0] as u32 | v[1] as u32 | v[2] as u32) >= BRICK as u32 {
                     return None;
                 }
                 t = t_slab;
@@ -343,7 +340,7 @@ impl VoxelGrid {
                 return None;
             }
             v[a] += step[a];
-            if v[a] < 0 || v[a] >= BRICK {
+            if v[a] as u32 >= BRICK as u32 {
                 return None;
             }
             t = t_next[a];
