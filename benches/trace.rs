@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use glam::Vec3;
 use lumon::hash::Rng;
-use lumon::streaming::SceneChange;
+use lumon::streaming::{ChangeCause, SceneChange};
 use lumon::voxel::{Trace, VoxelGrid, VoxelWorld};
 use lumon::world::{load_world, resolve_world, World};
 use rayon::prelude::*;
@@ -116,6 +116,7 @@ fn voxel_edit(c: &mut Criterion) {
             from.iter()
                 .zip(to)
                 .map(|(a, b)| SceneChange {
+                    cause: ChangeCause::Edited,
                     before: Some(a.clone()),
                     after: Some(b.clone()),
                     before_box: None,

@@ -10,8 +10,10 @@
 //! - [`world`]: world files, assets, terrain, scatter, timelines, sample worlds.
 //! - [`probes`]: probe payload math (SH L1, octahedral AO), CPU trace jobs, reference integrator.
 //! - [`voxel`]: the voxel world (bricks, edits from scene changes, DDA traversal, light at a hit).
+//! - [`bench`]: headless runs of the CPU pipeline along camera paths (`lumon bench --no-gpu`).
 //! - [`stream_run`]: the `lumon stream` runner (timeline in simulated time, JSON lines).
 
+pub mod bench;
 pub mod geom;
 pub mod hash;
 pub mod probes;

@@ -2,11 +2,16 @@
 //! context and a non-zero exit.
 
 use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use lumon::bench::path::CameraPath;
+use lumon::bench::{run_cpu, BenchOptions};
+use lumon::probes::manager::ProbeConfig;
 use lumon::stream_run::{run_stream, StreamOptions};
 use lumon::world::{load_world, resolve_world, sample_worlds, DEFAULT_WORLD};
 
@@ -24,6 +29,36 @@ enum Command {
     Worlds,
     /// Run a world's timeline on the streaming server in simulated time; write JSON lines to stdout.
     Stream(StreamArgs),
+    /// Run the pipeline headless along a camera path and write a JSON timing report.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Run the CPU pipeline only (streaming, voxels, probe manager, tracer). Required until the renderer lands.
+    #[arg(long)]
+    no_gpu: bool,
+    /// A sample world's name or a path to a world file.
+    #[arg(long, default_value = DEFAULT_WORLD)]
+    world: String,
+    /// Frames at a simulated 60 Hz.
+    #[arg(long, default_value_t = 600)]
+    frames: u32,
+    /// A camera path file (default: the world's `main` bookmark flight).
+    #[arg(long)]
+    path: Option<PathBuf>,
+    /// Tracer threads (default: cores - 1, at least 1).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Folder of the probe disk cache (default: the user's cache directory).
+    #[arg(long, conflicts_with = "no_disk_cache")]
+    cache_dir: Option<PathBuf>,
+    /// Run without the probe disk cache.
+    #[arg(long)]
+    no_disk_cache: bool,
+    /// Where to write the JSON report.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -71,7 +106,65 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Worlds) => list_worlds(),
         Some(Command::Stream(a)) => stream(a),
+        Some(Command::Bench(a)) => bench(a),
     }
+}
+
+fn bench(a: BenchArgs) -> Result<()> {
+    if !a.no_gpu {
+        anyhow::bail!("the GPU bench needs the renderer, which is not built yet: run `lumon bench --no-gpu ...`");
+    }
+    let path = resolve_world(&a.world)?;
+    let world = Arc::new(load_world(&path)?);
+    let camera = match &a.path {
+        Some(p) => CameraPath::load(p)?,
+        None => CameraPath::bookmark_flight(
+            world.main_bookmark(),
+            3.0 * world.probe_spacing,
+            a.frames as f32 / lumon::bench::FPS + 1.0,
+        ),
+    };
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)));
+    if threads == 0 || threads > 256 {
+        anyhow::bail!("--threads must be between 1 and 256");
+    }
+    let cache_dir = if a.no_disk_cache {
+        None
+    } else {
+        Some(
+            a.cache_dir
+                .clone()
+                .unwrap_or_else(|| dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("lumon").join("probes")),
+        )
+    };
+    let opts = BenchOptions {
+        frames: a.frames,
+        path: camera,
+        threads,
+        cache_dir,
+        disk_cap_bytes: 2 << 30,
+        probes: ProbeConfig { base_spacing: world.probe_spacing, ..ProbeConfig::default() },
+    };
+    let report = run_cpu(world, &opts)?;
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(&a.out, json + "\n").with_context(|| format!("writing {}", a.out.display()))?;
+    eprintln!(
+        "{}: {} frames, {} threads: gi_cpu_ms p50 {:.3} p95 {:.3} max {:.3}; L0 converged after {} frames ({} s); \
+         {:.2} M rays/s; report in {}",
+        report.world,
+        report.frames,
+        report.threads,
+        report.gi_cpu_ms.p50,
+        report.gi_cpu_ms.p95,
+        report.gi_cpu_ms.max,
+        report.converge_l0_frames.map_or("never".into(), |f| f.to_string()),
+        report.converge_l0_s.map_or("-".into(), |s| format!("{s:.2}")),
+        report.rays_per_second / 1e6,
+        a.out.display()
+    );
+    Ok(())
 }
 
 fn list_worlds() -> Result<()> {

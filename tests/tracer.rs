@@ -33,7 +33,17 @@ fn grid_of(w: &Arc<World>) -> Arc<VoxelGrid> {
 }
 
 fn job(p: Vec3, update: u32, rays: u32) -> TraceJob {
-    TraceJob { key: 0, generation: 0, position: p, update_index: update, rays, max_distance: 64.0, ao_range: 2.0 }
+    TraceJob {
+        key: 0,
+        generation: 0,
+        position: p,
+        update_index: update,
+        rays,
+        max_distance: 64.0,
+        ao_range: 2.0,
+        previous: ProbePayload::default(),
+        blend: BlendParams::default(),
+    }
 }
 
 fn fib(n: u32) -> Vec<Vec3> {
@@ -182,6 +192,8 @@ fn results_are_identical_for_one_and_two_threads() {
             rays: 64,
             max_distance: 32.0,
             ao_range: 1.0,
+            previous: ProbePayload::default(),
+            blend: BlendParams::default(),
         })
         .collect();
     let run = |threads: usize| {

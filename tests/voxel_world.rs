@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use glam::{IVec3, Vec3};
-use lumon::streaming::{flags, Placement, RegionId, SceneChange, Transform};
+use lumon::streaming::{flags, ChangeCause, Placement, RegionId, SceneChange, Transform};
 use lumon::voxel::{Trace, VoxelGrid, VoxelWorld};
 use lumon::world::{load_world_str, World};
 use proptest::prelude::*;
@@ -60,7 +60,7 @@ fn placement(id: usize, asset: &str, pos: Vec3, rot: Vec3, scale: Vec3) -> Arc<P
 }
 
 fn add(p: &Arc<Placement>) -> SceneChange {
-    SceneChange { before: None, after: Some(p.clone()), before_box: None, after_box: None }
+    SceneChange { cause: ChangeCause::Edited, before: None, after: Some(p.clone()), before_box: None, after_box: None }
 }
 
 /// Independent voxelisation: a voxel is solid when the terrain covers its centre or the last (by id) placement
@@ -148,11 +148,11 @@ proptest! {
                         p.placement_id = old.placement_id.clone();
                         let p = Arc::new(p);
                         live[target] = p.clone();
-                        SceneChange { before: Some(old), after: Some(p), before_box: None, after_box: None }
+                        SceneChange { cause: ChangeCause::Edited, before: Some(old), after: Some(p), before_box: None, after_box: None }
                     }
                     None => {
                         live.remove(target);
-                        SceneChange { before: Some(old), after: None, before_box: None, after_box: None }
+                        SceneChange { cause: ChangeCause::Edited, before: Some(old), after: None, before_box: None, after_box: None }
                     }
                 }
             };
@@ -215,8 +215,16 @@ fn snapshots_are_copy_on_write() {
     let probe = Vec3::new(0.0, 1.0, 0.0);
     assert!(before.solid_at(probe), "the seed crate stands at the origin");
     let old = Arc::new(w.placements[0].clone());
-    let edit = vw
-        .apply(&[SceneChange { before: Some(old), after: None, before_box: None, after_box: None }], &all_regions(&w));
+    let edit = vw.apply(
+        &[SceneChange {
+            cause: ChangeCause::Edited,
+            before: Some(old),
+            after: None,
+            before_box: None,
+            after_box: None,
+        }],
+        &all_regions(&w),
+    );
     assert!(
         edit.bricks_rebuilt > 0 && edit.bricks_rebuilt < 40,
         "only bricks in the crate's box: {}",
@@ -265,7 +273,13 @@ fn tint_and_emission_are_baked_into_voxels() {
     let mut off = (*lamp).clone();
     off.emission = 0.0;
     vw.apply(
-        &[SceneChange { before: Some(lamp), after: Some(Arc::new(off)), before_box: None, after_box: None }],
+        &[SceneChange {
+            cause: ChangeCause::Edited,
+            before: Some(lamp),
+            after: Some(Arc::new(off)),
+            before_box: None,
+            after_box: None,
+        }],
         &all_regions(&w),
     );
     let g = vw.snapshot();

@@ -6,6 +6,12 @@
 //! - [`tracer`]: deterministic ray sets, `trace_probe`, and the non-blocking thread pool.
 //! - [`reference`]: many-ray, multi-bounce reference irradiance (ground truth for comparisons).
 
+pub mod cache;
+pub mod clipmap;
+pub mod disk;
+pub mod gpu;
+pub mod irradiance;
+pub mod manager;
 pub mod octa;
 pub mod payload;
 pub mod reference;
@@ -15,4 +21,4 @@ pub mod tracer;
 pub use payload::{blend, flags, integrate, BlendParams, ProbePayload, RayOutcome, UpdateResult, LAYOUT_VERSION};
 pub use reference::{reference_irradiance, ReferenceResult, ReferenceSettings};
 pub use sh::ShL1;
-pub use tracer::{ray_directions, trace_probe, TraceJob, TracePool, TraceResult};
+pub use tracer::{ray_directions, run_job, trace_probe, TraceJob, TracePool, TraceResult};

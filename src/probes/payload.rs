@@ -101,6 +101,8 @@ pub struct UpdateResult {
     pub sky_visibility: f32,
     /// Fraction of rays that saw known space.
     pub known_fraction: f32,
+    /// Relative standard error of the update's mean radiance (its own noise), for change detection.
+    pub relative_noise: f32,
     /// Rays traced.
     pub rays: u32,
     /// The probe's centre is inside solid voxels.
@@ -119,6 +121,7 @@ pub fn integrate(dirs: &[Vec3], outcomes: &[RayOutcome], ao_range: f32, trace_ra
     let mut open_sum = Vec3::ZERO;
     let mut sky = 0usize;
     let mut log_sum = 0.0;
+    let (mut lum_sum, mut lum_sq) = (0.0f64, 0.0f64);
     for (d, o) in dirs.iter().zip(outcomes) {
         let (radiance, dist, is_sky) = match *o {
             RayOutcome::Hit { dist, radiance } => (radiance, dist, false),
@@ -126,6 +129,9 @@ pub fn integrate(dirs: &[Vec3], outcomes: &[RayOutcome], ao_range: f32, trace_ra
             RayOutcome::Unknown => continue,
         };
         r.sh.add_sample(*d, radiance, w);
+        let lum = f64::from((radiance.x + radiance.y + radiance.z) / 3.0);
+        lum_sum += lum;
+        lum_sq += lum * lum;
         log_sum += (1.0 + dist).ln();
         if is_sky {
             sky += 1;
@@ -141,6 +147,9 @@ pub fn integrate(dirs: &[Vec3], outcomes: &[RayOutcome], ao_range: f32, trace_ra
     r.mean_log_distance = log_sum / k;
     r.sky_visibility = sky as f32 / k;
     r.known_fraction = k / outcomes.len() as f32;
+    let mean = lum_sum / f64::from(k);
+    let var = (lum_sq / f64::from(k) - mean * mean).max(0.0);
+    r.relative_noise = if mean > 1e-9 { ((var / f64::from(k)).sqrt() / mean) as f32 } else { 0.0 };
     r
 }
 
@@ -167,7 +176,7 @@ impl Default for BlendParams {
 ///
 /// Effective rays: a fresh payload starts from the update's known rays; a steady blend adds them, so the
 /// running-average weight `new / (old + new)` falls until it meets the hysteresis floor `1 - hysteresis`; a
-/// relaxed blend (large change) restarts the average from the update. Confidence is
+/// relaxed blend (large change) keeps a history of at most `converged_rays`. Confidence is
 /// `min(1, rays / converged_rays)` times the update's known fraction.
 pub fn blend(old: &ProbePayload, u: &UpdateResult, p: &BlendParams) -> ProbePayload {
     if u.inside_solid {
@@ -183,11 +192,15 @@ pub fn blend(old: &ProbePayload, u: &UpdateResult, p: &BlendParams) -> ProbePayl
     } else {
         let (a, b) = (old.sh.level(), u.sh.level());
         let change = (a - b).abs() / a.max(b).max(1e-4);
+        // A change counts as real only beyond the update's own noise.
+        let significant = change > p.change_threshold + 2.0 * u.relative_noise;
         // Running average while young, hysteresis once converged.
         let steady = (new_rays / (old.rays + new_rays)).max(1.0 - p.hysteresis);
-        if change > p.change_threshold && p.relaxed_weight > steady {
-            // The lighting changed: take most of the new value and restart the running average from it.
-            (p.relaxed_weight, new_rays)
+        if significant && p.relaxed_weight > steady {
+            // The lighting changed (or the estimate is noisy): take most of the new value and keep only a short
+            // history, so the next updates average quickly without erasing a converged probe's confidence.
+            let kept = (old.rays * (1.0 - p.relaxed_weight) + new_rays).min(p.converged_rays);
+            (p.relaxed_weight, kept)
         } else {
             (steady, old.rays + new_rays)
         }
@@ -249,7 +262,21 @@ mod tests {
             lit = blend(&lit, &update(10.0), &p);
         }
         assert!(lit.sh.c[0].x > 9.0, "{}", lit.sh.c[0].x);
-        assert!(lit.confidence > 0.0 && lit.confidence < 1.0, "history restarted: {}", lit.confidence);
+        assert!(lit.rays <= p.converged_rays + 64.0, "history shortened: {}", lit.rays);
+    }
+
+    #[test]
+    fn noise_alone_does_not_relax_a_converged_probe() {
+        let p = BlendParams::default();
+        let mut payload = ProbePayload::default();
+        for _ in 0..8 {
+            payload = blend(&payload, &update(1.0), &p);
+        }
+        let mut noisy = update(1.5);
+        noisy.relative_noise = 0.4;
+        let after = blend(&payload, &noisy, &p);
+        assert!(after.sh.c[0].x < 1.2, "{}", after.sh.c[0].x);
+        assert_eq!(after.confidence, 1.0);
     }
 
     #[test]

@@ -12,9 +12,11 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 use glam::{Quat, Vec3};
+use rayon::prelude::*;
 use thiserror::Error;
 
-use super::payload::{integrate, RayOutcome, UpdateResult};
+use super::gpu::GpuProbe;
+use super::payload::{blend, flags, integrate, BlendParams, ProbePayload, RayOutcome, UpdateResult};
 use crate::hash::{hash_words, Rng};
 use crate::voxel::light::{hit_radiance, sky_radiance};
 use crate::voxel::{IrradianceSource, Trace, VoxelGrid};
@@ -36,6 +38,10 @@ pub struct TraceJob {
     pub max_distance: f32,
     /// Range of ShortRangeAO, metres.
     pub ao_range: f32,
+    /// The probe's payload when the job was submitted; the worker blends the update into it.
+    pub previous: ProbePayload,
+    /// Blending settings.
+    pub blend: BlendParams,
 }
 
 /// A finished job.
@@ -49,6 +55,25 @@ pub struct TraceResult {
     pub update_index: u32,
     /// What the rays saw.
     pub update: UpdateResult,
+    /// `previous` with the update blended in (STALE and IN_FLIGHT cleared).
+    pub payload: ProbePayload,
+    /// `payload` packed for the GPU.
+    pub gpu: GpuProbe,
+}
+
+/// Traces a job and blends the result into the job's previous payload (what a worker does).
+pub fn run_job(grid: &VoxelGrid, indirect: &dyn IrradianceSource, job: &TraceJob) -> TraceResult {
+    let update = trace_probe(grid, indirect, job);
+    let mut payload = blend(&job.previous, &update, &job.blend);
+    payload.flags &= !(flags::STALE | flags::IN_FLIGHT);
+    TraceResult {
+        key: job.key,
+        generation: job.generation,
+        update_index: job.update_index,
+        update,
+        payload,
+        gpu: GpuProbe::pack(&payload),
+    }
 }
 
 /// Why a pool could not be made.
@@ -99,15 +124,15 @@ pub fn trace_probe(grid: &VoxelGrid, indirect: &dyn IrradianceSource, job: &Trac
     integrate(&dirs, &outcomes, job.ao_range, job.max_distance)
 }
 
-/// Jobs per task handed to the pool (amortises scheduling).
-const JOBS_PER_TASK: usize = 8;
+/// Jobs per work item inside a batch (amortises scheduling and channel traffic).
+const JOBS_PER_TASK: usize = 16;
 
 /// A pool of tracer threads with a result channel.
 pub struct TracePool {
     pool: rayon::ThreadPool,
     threads: usize,
-    tx: Sender<TraceResult>,
-    rx: Receiver<TraceResult>,
+    tx: Sender<Vec<TraceResult>>,
+    rx: Receiver<Vec<TraceResult>>,
     in_flight: Arc<AtomicUsize>,
 }
 
@@ -134,32 +159,28 @@ impl TracePool {
         self.in_flight.load(Ordering::Acquire)
     }
 
-    /// Queues jobs; returns at once.
+    /// Queues jobs; returns at once (one task per call; workers split it and send results in batches).
     pub fn submit(&self, grid: Arc<VoxelGrid>, indirect: Arc<dyn IrradianceSource>, jobs: Vec<TraceJob>) {
-        self.in_flight.fetch_add(jobs.len(), Ordering::AcqRel);
-        for chunk in jobs.chunks(JOBS_PER_TASK) {
-            let chunk = chunk.to_vec();
-            let (grid, indirect, tx) = (grid.clone(), indirect.clone(), self.tx.clone());
-            self.pool.spawn(move || {
-                for job in chunk {
-                    let update = trace_probe(&grid, indirect.as_ref(), &job);
-                    let r = TraceResult {
-                        key: job.key,
-                        generation: job.generation,
-                        update_index: job.update_index,
-                        update,
-                    };
-                    // The receiver lives as long as the pool; a send can only fail while the pool is dropped.
-                    let _ = tx.send(r);
-                }
-            });
+        if jobs.is_empty() {
+            return;
         }
+        self.in_flight.fetch_add(jobs.len(), Ordering::AcqRel);
+        let tx = self.tx.clone();
+        self.pool.spawn(move || {
+            jobs.par_chunks(JOBS_PER_TASK).for_each(|chunk| {
+                let batch: Vec<TraceResult> = chunk.iter().map(|job| run_job(&grid, indirect.as_ref(), job)).collect();
+                // The receiver lives as long as the pool; a send can only fail while the pool is dropped.
+                let _ = tx.send(batch);
+            });
+        });
     }
 
     /// Moves every finished result into `out` without waiting.
     pub fn try_drain(&self, out: &mut Vec<TraceResult>) {
         let before = out.len();
-        out.extend(self.rx.try_iter());
+        for batch in self.rx.try_iter() {
+            out.extend(batch);
+        }
         self.in_flight.fetch_sub(out.len() - before, Ordering::AcqRel);
     }
 
@@ -168,9 +189,9 @@ impl TracePool {
     pub fn wait_all(&self, out: &mut Vec<TraceResult>) {
         while self.in_flight() > 0 {
             match self.rx.recv() {
-                Ok(r) => {
-                    out.push(r);
-                    self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                Ok(batch) => {
+                    self.in_flight.fetch_sub(batch.len(), Ordering::AcqRel);
+                    out.extend(batch);
                 }
                 Err(_) => break,
             }

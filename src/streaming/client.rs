@@ -70,9 +70,21 @@ pub struct ClientStats {
     pub bytes: u64,
 }
 
+/// Why a scene change happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ChangeCause {
+    /// The world was edited (a delta, or a resync that may hide edits).
+    #[default]
+    Edited,
+    /// A region entered or left the interest set: the world did not change, only what is held of it.
+    Streamed,
+}
+
 /// One change of the scene with the world boxes it touches.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SceneChange {
+    /// Edit or streaming.
+    pub cause: ChangeCause,
     /// The placement before the change (`None` when it was added).
     pub before: Option<Arc<Placement>>,
     /// The placement after the change (`None` when it was removed).
@@ -231,7 +243,7 @@ impl StreamingClient {
         self.regions.extend(entering.iter().copied());
         for rs in snapshot.regions {
             for p in rs.placements {
-                self.insert(p, None, &mut changes);
+                self.insert(p, None, ChangeCause::Streamed, &mut changes);
             }
         }
         Ok(changes)
@@ -300,6 +312,7 @@ impl StreamingClient {
                     let before = std::mem::replace(e, SceneEntry { placement: p.clone(), bbox: after_box });
                     self.stats.placements_updated += 1;
                     changes.push(SceneChange {
+                        cause: ChangeCause::Edited,
                         before: Some(before.placement),
                         after: Some(p.clone()),
                         before_box: Some(before.bbox),
@@ -312,13 +325,13 @@ impl StreamingClient {
                     return Err(inconsistent(rd, &p.placement_id, "is added but already in the client's scene"));
                 }
                 let before = leaving.remove(p.placement_id.as_str());
-                self.insert(p.clone(), before, &mut changes);
+                self.insert(p.clone(), before, ChangeCause::Edited, &mut changes);
             }
         }
         let mut gone: Vec<SceneEntry> = leaving.into_values().collect();
         gone.sort_unstable_by(|a, b| a.placement.placement_id.cmp(&b.placement.placement_id));
         for e in gone {
-            self.removed(e, &mut changes);
+            self.removed(e, ChangeCause::Edited, &mut changes);
         }
         self.cursor = Some(delta.to_cursor);
         self.stats.deltas += 1;
@@ -344,14 +357,14 @@ impl StreamingClient {
                     Some(e) if *e.placement == *p => {
                         self.scene.insert(p.placement_id.clone(), e);
                     }
-                    before => self.insert(p, before, &mut changes),
+                    before => self.insert(p, before, ChangeCause::Edited, &mut changes),
                 }
             }
         }
         let mut gone: Vec<SceneEntry> = old.into_values().collect();
         gone.sort_unstable_by(|a, b| a.placement.placement_id.cmp(&b.placement.placement_id));
         for e in gone {
-            self.removed(e, &mut changes);
+            self.removed(e, ChangeCause::Edited, &mut changes);
         }
         self.cursor = Some(snapshot.cursor);
         Ok(changes)
@@ -366,7 +379,7 @@ impl StreamingClient {
         ids.sort_unstable();
         for id in ids {
             if let Some(e) = self.scene.remove(&id) {
-                self.removed(e, changes);
+                self.removed(e, ChangeCause::Streamed, changes);
             }
         }
     }
@@ -375,7 +388,13 @@ impl StreamingClient {
         self.scene.remove(id)
     }
 
-    fn insert(&mut self, p: Arc<Placement>, before: Option<SceneEntry>, changes: &mut Vec<SceneChange>) {
+    fn insert(
+        &mut self,
+        p: Arc<Placement>,
+        before: Option<SceneEntry>,
+        cause: ChangeCause,
+        changes: &mut Vec<SceneChange>,
+    ) {
         let bbox = self.placement_box(&p);
         if before.is_some() {
             self.stats.placements_updated += 1;
@@ -387,12 +406,18 @@ impl StreamingClient {
             Some(e) => (Some(e.placement), Some(e.bbox)),
             None => (None, None),
         };
-        changes.push(SceneChange { before, after: Some(p), before_box, after_box: Some(bbox) });
+        changes.push(SceneChange { cause, before, after: Some(p), before_box, after_box: Some(bbox) });
     }
 
-    fn removed(&mut self, e: SceneEntry, changes: &mut Vec<SceneChange>) {
+    fn removed(&mut self, e: SceneEntry, cause: ChangeCause, changes: &mut Vec<SceneChange>) {
         self.stats.placements_removed += 1;
-        changes.push(SceneChange { before: Some(e.placement), after: None, before_box: Some(e.bbox), after_box: None });
+        changes.push(SceneChange {
+            cause,
+            before: Some(e.placement),
+            after: None,
+            before_box: Some(e.bbox),
+            after_box: None,
+        });
     }
 
     fn count<T: serde::Serialize>(&mut self, value: &T) {

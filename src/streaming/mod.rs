@@ -21,7 +21,7 @@ pub mod service;
 pub mod types;
 
 pub use apply::{apply_region_delta, apply_world_delta};
-pub use client::{ClientConfig, ClientStats, SceneChange, SceneChangeKind, StreamingClient};
+pub use client::{ChangeCause, ClientConfig, ClientStats, SceneChange, SceneChangeKind, SceneEntry, StreamingClient};
 pub use clock::{Clock, SimClock, SystemClock};
 pub use cursor::Cursor;
 pub use error::StreamError;

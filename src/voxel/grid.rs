@@ -104,6 +104,9 @@ pub struct VoxelGrid {
     pub(crate) brick_bits: Vec<u64>,
     /// Brick columns `(x, z)` whose regions are all streamed in; `nbx * nbz` flags.
     pub(crate) column_loaded: Vec<bool>,
+    /// Content hash of each chunk (0 for an empty chunk): stable across runs, so caches keyed by it survive
+    /// restarts and notice any change of the voxels.
+    pub(crate) chunk_hash: Vec<u64>,
     /// Emitted radiance by emissive index.
     pub emissive: Arc<EmissiveTable>,
     /// Sun and sky.
@@ -124,6 +127,7 @@ impl VoxelGrid {
             chunk_dims,
             chunks: vec![None; n],
             brick_bits: vec![0; (n * 64).div_ceil(64)],
+            chunk_hash: vec![0; n],
             column_loaded: vec![false; cols],
             emissive: Arc::new(EmissiveTable::default()),
             lights,
@@ -184,6 +188,35 @@ impl VoxelGrid {
         let (chunk, i) = self.chunk_of(v / BRICK)?;
         let r = mask_rank(&chunk.masks[i], v.x & 7, v.y & 7, v.z & 7)?;
         chunk.materials[i].as_ref().map(|m| m[r])
+    }
+
+    /// A hash of every voxel (and its material and emission) inside the world box `[lo, hi]`, at chunk
+    /// granularity: equal hashes mean equal surroundings. Stable across runs.
+    pub fn content_version(&self, lo: Vec3, hi: Vec3) -> u64 {
+        let to_chunk = |p: Vec3| {
+            (((p - self.origin) / (self.voxel_size * CHUNK as f32)).floor().as_ivec3())
+                .clamp(IVec3::ZERO, self.chunk_dims - 1)
+        };
+        let (a, b) = (to_chunk(lo), to_chunk(hi));
+        let mut h = crate::hash::hash_words(&[u64::from(a.x as u32), u64::from(a.y as u32), u64::from(a.z as u32)]);
+        for z in a.z..=b.z {
+            for y in a.y..=b.y {
+                for x in a.x..=b.x {
+                    h = crate::hash::mix64(h ^ self.chunk_hash[self.chunk_index(IVec3::new(x, y, z))]);
+                }
+            }
+        }
+        let lights = &self.lights;
+        let light_words: Vec<u64> = lights
+            .sun
+            .iter()
+            .flat_map(|s| s.direction.to_array().into_iter().chain(s.radiance.to_array()))
+            .chain(lights.sky.zenith.to_array())
+            .chain(lights.sky.horizon.to_array())
+            .chain(lights.sky.ground.to_array())
+            .map(|v| u64::from(v.to_bits()))
+            .collect();
+        crate::hash::mix64(h ^ crate::hash::hash_words(&light_words))
     }
 
     /// True when the world position lies in a solid voxel.

@@ -22,7 +22,7 @@ use super::brick::{Brick, BRICK, BRICK_VOXELS};
 use super::grid::{Chunk, VoxelGrid, CHUNK};
 use super::material::{EmissiveTable, PackedMaterial};
 use crate::geom::Aabb;
-use crate::streaming::{Placement, RegionId, SceneChange};
+use crate::streaming::{ChangeCause, Placement, RegionId, SceneChange};
 use crate::world::{Asset, Terrain, World};
 
 /// Headroom above the highest thing in the world file, metres (room for moves and additions).
@@ -50,8 +50,11 @@ struct RegionTerrain {
 /// What an edit did, for the probes and the stats panel.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VoxelEdit {
-    /// World boxes whose voxels changed (placements' old and new boxes, regions streamed in or out).
-    pub changed: Vec<Aabb>,
+    /// World boxes whose voxels changed because the world was edited (placements' old and new boxes).
+    pub edited: Vec<Aabb>,
+    /// World boxes whose voxels appeared or vanished because regions were streamed in or out (their
+    /// terrain and placements).
+    pub streamed: Vec<Aabb>,
     /// Bricks rebuilt.
     pub bricks_rebuilt: usize,
     /// Wall-clock time of the edit, milliseconds.
@@ -169,7 +172,13 @@ impl VoxelWorld {
             .world
             .placements
             .iter()
-            .map(|p| SceneChange { before: None, after: Some(Arc::new(p.clone())), before_box: None, after_box: None })
+            .map(|p| SceneChange {
+                cause: ChangeCause::Streamed,
+                before: None,
+                after: Some(Arc::new(p.clone())),
+                before_box: None,
+                after_box: None,
+            })
             .collect();
         self.apply(&changes, &regions)
     }
@@ -178,34 +187,39 @@ impl VoxelWorld {
     pub fn apply(&mut self, changes: &[SceneChange], loaded: &BTreeSet<RegionId>) -> VoxelEdit {
         let start = Instant::now();
         let mut dirty: FxHashSet<IVec3> = FxHashSet::default();
-        let mut changed = Vec::new();
+        let mut streamed = Vec::new();
+        let mut edited = Vec::new();
 
         let dropped: Vec<RegionId> = self.regions.keys().filter(|r| !loaded.contains(r)).copied().collect();
         let entered: Vec<RegionId> = loaded.iter().filter(|r| !self.regions.contains_key(r)).copied().collect();
         for r in &dropped {
             if let Some(t) = self.regions.remove(r) {
                 self.dirty_columns(t.col0, t.size, &mut dirty);
-                changed.push(self.columns_box(t.col0, t.size));
+                streamed.push(self.columns_box(t.col0, t.size));
             }
         }
         for r in &entered {
             let t = self.region_terrain(*r);
             self.dirty_columns(t.col0, t.size, &mut dirty);
-            changed.push(self.columns_box(t.col0, t.size));
+            streamed.push(self.columns_box(t.col0, t.size));
             self.regions.insert(*r, t);
         }
 
         for ch in changes {
+            let boxes = match ch.cause {
+                ChangeCause::Edited => &mut edited,
+                ChangeCause::Streamed => &mut streamed,
+            };
             if let Some(b) = &ch.before {
                 if let Some(slot) = self.ids.remove(&b.placement_id) {
-                    self.remove_slot(slot, &mut dirty, &mut changed);
+                    self.remove_slot(slot, &mut dirty, boxes);
                 }
             }
             if let Some(a) = &ch.after {
                 if let Some(slot) = self.ids.remove(&a.placement_id) {
-                    self.remove_slot(slot, &mut dirty, &mut changed);
+                    self.remove_slot(slot, &mut dirty, boxes);
                 }
-                self.insert(a, &mut dirty, &mut changed);
+                self.insert(a, &mut dirty, boxes);
             }
         }
 
@@ -222,7 +236,7 @@ impl VoxelWorld {
         self.stats.placements = self.ids.len();
         self.stats.regions = self.regions.len();
         self.stats.emissive_merged = self.emissive.merged;
-        VoxelEdit { changed, bricks_rebuilt: bricks.len(), millis }
+        VoxelEdit { edited, streamed, bricks_rebuilt: bricks.len(), millis }
     }
 
     fn insert(&mut self, p: &Placement, dirty: &mut FxHashSet<IVec3>, changed: &mut Vec<Aabb>) {
@@ -418,6 +432,7 @@ impl VoxelWorld {
         let grid = Arc::make_mut(&mut self.grid);
         grid.emissive = emissive;
         grid.column_loaded = columns.flags;
+        let mut touched: Vec<usize> = Vec::new();
         for (b, brick) in bricks {
             let lin = grid.brick_linear(b);
             match &brick {
@@ -431,6 +446,7 @@ impl VoxelWorld {
             if slot.is_none() && brick.is_none() {
                 continue;
             }
+            touched.push(ci);
             let chunk = Arc::make_mut(slot.get_or_insert_with(|| Arc::new(Chunk::default())));
             if let Some(nb) = &brick {
                 self.stats.bricks += 1;
@@ -445,6 +461,14 @@ impl VoxelWorld {
             if chunk.occupancy == 0 {
                 *slot = None;
             }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for ci in touched {
+            grid.chunk_hash[ci] = match &grid.chunks[ci] {
+                None => 0,
+                Some(c) => chunk_hash(c, &grid.emissive),
+            };
         }
         grid.version += 1;
         let chunks = grid.chunks.iter().flatten().count();
@@ -526,6 +550,25 @@ impl ColumnMap {
         let z = self.origin.y + (cz as f32 + 0.5) * self.voxel_size;
         Some(RegionId::new((x / self.region_size).floor() as i32, (z / self.region_size).floor() as i32))
     }
+}
+
+/// Content hash of a chunk: masks and the radiance-relevant value of every material (emission by value, not
+/// by table index, since indices depend on interning order).
+fn chunk_hash(c: &Chunk, emissive: &EmissiveTable) -> u64 {
+    let mut words: Vec<u64> = Vec::with_capacity(64 * 9);
+    for (i, mats) in c.materials.iter().enumerate() {
+        let Some(mats) = mats else { continue };
+        words.push(i as u64);
+        words.extend_from_slice(&c.masks[i]);
+        for m in mats.iter() {
+            let e = emissive.get(m.emissive_index());
+            words.push(
+                u64::from(m.0 & 0x00FF_FFFF)
+                    | u64::from(e.x.to_bits() ^ e.y.to_bits().rotate_left(11) ^ e.z.to_bits().rotate_left(22)) << 24,
+            );
+        }
+    }
+    crate::hash::hash_words(&words)
 }
 
 fn chunk_range(lo: IVec3, hi: IVec3) -> impl Iterator<Item = IVec3> {

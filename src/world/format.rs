@@ -26,6 +26,9 @@ pub struct WorldFile {
     pub region_size: f32,
     /// Edge of a voxel, metres.
     pub voxel_size: f32,
+    /// Spacing of the finest probe level, metres (default 1).
+    #[serde(default)]
+    pub probe_spacing: Option<f32>,
     /// XZ extent of the world, metres.
     pub bounds: BoundsSpec,
     /// Ground generation.

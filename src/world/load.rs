@@ -108,6 +108,7 @@ impl Checker {
         }
         let region_size = self.positive("regionSize", spec.region_size)?;
         let voxel_size = self.positive("voxelSize", spec.voxel_size)?;
+        let probe_spacing = self.positive("probeSpacing", spec.probe_spacing.unwrap_or(1.0))?;
         let bounds = self.bounds("bounds", &spec.bounds)?;
         if region_size < voxel_size {
             return Err(self.err("regionSize", "a region must be at least one voxel wide"));
@@ -236,6 +237,7 @@ impl Checker {
             content_hash,
             region_size,
             voxel_size,
+            probe_spacing,
             bounds,
             terrain,
             materials,

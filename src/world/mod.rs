@@ -99,6 +99,8 @@ pub struct World {
     pub region_size: f32,
     /// Edge of a voxel, metres.
     pub voxel_size: f32,
+    /// Spacing of the finest probe level, metres.
+    pub probe_spacing: f32,
     /// XZ extent `[min, max)`, metres.
     pub bounds: (Vec2, Vec2),
     /// Ground.

@@ -1,0 +1,209 @@
+//! `lumon bench --no-gpu`: the whole CPU pipeline (streaming server and client, voxel edits, probe manager,
+//! tracer) along a camera path at a simulated 60 Hz, in lockstep: jobs submitted in frame `f` are applied in
+//! frame `f + 1` because the bench waits for them between frames (the viewer never waits). The run is a pure
+//! function of world, path and settings; `payload_hash` proves it.
+
+pub mod path;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::probes::cache::MemoryCacheStats;
+use crate::probes::disk::{DiskCache, DiskConfig, DiskStats};
+use crate::probes::manager::{LevelStats, ProbeConfig, ProbeManager};
+use crate::probes::tracer::TraceError;
+use crate::streaming::{
+    ClientConfig, ClientStats, Edit, RegionId, ServerConfig, SimClock, StreamError, StreamingClient,
+};
+use crate::voxel::{VoxelStats, VoxelWorld};
+use crate::world::World;
+use path::CameraPath;
+
+/// Simulated frame rate.
+pub const FPS: f32 = 60.0;
+
+/// Settings of one run.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Frames to simulate.
+    pub frames: u32,
+    /// Camera path.
+    pub path: CameraPath,
+    /// Tracer threads.
+    pub threads: usize,
+    /// Disk cache folder (`None`: no persistence).
+    pub cache_dir: Option<PathBuf>,
+    /// Disk cache cap, bytes.
+    pub disk_cap_bytes: u64,
+    /// Probe settings.
+    pub probes: ProbeConfig,
+}
+
+/// Why a run failed.
+#[derive(Debug, Error)]
+pub enum BenchError {
+    /// The tracer pool could not start.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    /// The streaming model refused something (a bug or a bad world).
+    #[error("streaming: {0}")]
+    Stream(#[from] StreamError),
+}
+
+/// Percentiles of the render-thread cost of the probe manager per frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Millis {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// Worst frame.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Millis {
+    /// Percentiles of samples (milliseconds).
+    pub fn of(samples: &[f64]) -> Self {
+        if samples.is_empty() {
+            return Millis::default();
+        }
+        let mut v = samples.to_vec();
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        Millis { p50: at(0.5), p95: at(0.95), max: v[v.len() - 1], mean: v.iter().sum::<f64>() / v.len() as f64 }
+    }
+}
+
+/// Caches of the report.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CacheReport {
+    /// Memory region cache.
+    pub memory: MemoryCacheStats,
+    /// Disk cache (`null` without persistence).
+    pub disk: Option<DiskStats>,
+}
+
+/// The JSON report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// World name.
+    pub world: String,
+    /// Camera path name.
+    pub path: String,
+    /// Frames simulated.
+    pub frames: u32,
+    /// Tracer threads.
+    pub threads: usize,
+    /// Rays traced over the run.
+    pub rays_traced: u64,
+    /// Rays per wall-clock second of the run.
+    pub rays_per_second: f64,
+    /// Probe updates applied.
+    pub probe_updates: u64,
+    /// Render-thread cost of the probe manager's step per frame (waiting excluded), milliseconds.
+    pub gi_cpu_ms: Millis,
+    /// The same, frame by frame.
+    pub gi_cpu_ms_per_frame: Vec<f64>,
+    /// Frames until 95 % of level-0 probes (not inside solids) are valid with confidence >= 0.9.
+    pub converge_l0_frames: Option<u32>,
+    /// Wall-clock seconds of the run until then.
+    pub converge_l0_s: Option<f64>,
+    /// Level 0's converged fraction after each frame.
+    pub converged_l0_per_frame: Vec<f32>,
+    /// Per level at the end.
+    pub levels: Vec<LevelStats>,
+    /// Caches at the end.
+    pub cache: CacheReport,
+    /// Hash of every probe payload at the end.
+    pub payload_hash: String,
+    /// Voxel world at the end.
+    pub voxels: VoxelStats,
+    /// Streaming client at the end.
+    pub streaming: ClientStats,
+    /// Wall-clock seconds of the whole run.
+    pub wall_s: f64,
+}
+
+/// Runs the CPU pipeline.
+pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, BenchError> {
+    let mut server = world.server(ServerConfig::default(), Arc::new(SimClock::new()))?;
+    let client_config =
+        ClientConfig { interest_radius: 160.0, leave_margin: 32.0, max_region_loads: 32, count_bytes: false };
+    let mut client = StreamingClient::new(client_config, world.grid(), world.asset_bounds());
+    let mut voxels = VoxelWorld::new(world.clone());
+    let disk = opts.cache_dir.as_ref().map(|dir| {
+        DiskCache::open(DiskConfig {
+            dir: dir.clone(),
+            cap_bytes: opts.disk_cap_bytes,
+            world_seed: world.seed,
+            world_name: world.name.clone(),
+            spacing: opts.probes.base_spacing,
+            region_probes: opts.probes.region_probes,
+        })
+    });
+    let mut manager = ProbeManager::new(opts.probes.clone(), opts.threads, disk)?;
+    let mut events = world.timeline.iter().peekable();
+    let mut gi_ms = Vec::with_capacity(opts.frames as usize);
+    let mut converged: Option<(u32, f64)> = None;
+    let mut l0 = Vec::with_capacity(opts.frames as usize);
+    let start = Instant::now();
+    let mut grid = voxels.snapshot();
+    for f in 0..opts.frames {
+        let t = f as f32 / FPS;
+        while let Some(e) = events.next_if(|e| e.t <= f64::from(t)) {
+            commit(&mut server, e.edits.clone())?;
+        }
+        let (camera, _, _) = opts.path.sample(t);
+        let mut changes = client.update_interest(&server, camera)?;
+        if f % 15 == 0 {
+            changes.extend(client.pull(&server)?);
+        }
+        let loaded: BTreeSet<RegionId> = client.regions().clone();
+        let edit = voxels.apply(&changes, &loaded);
+        grid = voxels.snapshot();
+        let t0 = Instant::now();
+        manager.step(camera, &grid, &edit.edited);
+        let uploads = manager.take_uploads();
+        gi_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        drop(uploads);
+        l0.push(manager.converged_fraction(0));
+        if converged.is_none() && manager.converged_fraction(0) >= 0.95 {
+            converged = Some((f + 1, start.elapsed().as_secs_f64()));
+        }
+        manager.wait_idle();
+    }
+    let wall_s = start.elapsed().as_secs_f64();
+    manager.flush_to_disk(&grid);
+    let stats = manager.stats();
+    Ok(BenchReport {
+        world: world.name.clone(),
+        path: opts.path.name.clone(),
+        frames: opts.frames,
+        threads: opts.threads,
+        rays_traced: stats.rays_traced,
+        rays_per_second: stats.rays_traced as f64 / wall_s.max(1e-9),
+        probe_updates: stats.probe_updates,
+        gi_cpu_ms: Millis::of(&gi_ms),
+        gi_cpu_ms_per_frame: gi_ms,
+        converge_l0_frames: converged.map(|c| c.0),
+        converge_l0_s: converged.map(|c| c.1),
+        converged_l0_per_frame: l0,
+        levels: stats.levels,
+        cache: CacheReport { memory: stats.memory, disk: stats.disk },
+        payload_hash: format!("{:016x}", manager.payload_hash()),
+        voxels: voxels.stats(),
+        streaming: client.stats().clone(),
+        wall_s,
+    })
+}
+
+fn commit(server: &mut crate::streaming::StreamServer, edits: Vec<Edit>) -> Result<(), StreamError> {
+    server.commit(edits).map(|_| ())
+}

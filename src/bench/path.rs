@@ -1,0 +1,131 @@
+//! Camera paths for headless runs: a world's `main` bookmark flight, or a path file (JSON keyframes, linearly
+//! interpolated; see the README).
+
+use std::path::Path;
+
+use glam::Vec3;
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::world::Bookmark;
+
+/// One keyframe.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keyframe {
+    /// Seconds from the start.
+    pub t: f32,
+    /// Eye position, metres.
+    pub position: Vec3,
+    /// Heading, degrees (0 looks along -Z).
+    pub yaw: f32,
+    /// Elevation, degrees.
+    pub pitch: f32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PathFile {
+    keyframes: Vec<Keyframe>,
+}
+
+/// Why a path file was rejected.
+#[derive(Debug, Error)]
+pub enum PathError {
+    /// Unreadable.
+    #[error("{file}: cannot read the path file: {reason}")]
+    Io { file: String, reason: String },
+    /// Malformed.
+    #[error("{file}:{line}:{column}: {reason}")]
+    Parse { file: String, line: usize, column: usize, reason: String },
+    /// Well-formed but unusable.
+    #[error("{file}: at `keyframes[{index}]`: {reason}")]
+    Invalid { file: String, index: usize, reason: String },
+}
+
+/// A camera path in time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CameraPath {
+    /// Name for reports.
+    pub name: String,
+    keys: Vec<Keyframe>,
+}
+
+impl CameraPath {
+    /// The `main` bookmark flight: from the bookmark, forward along its heading at `speed` metres per second at
+    /// constant height, the heading swinging gently (25 degrees, 20 s period).
+    pub fn bookmark_flight(b: Bookmark, speed: f32, seconds: f32) -> Self {
+        let mut keys = Vec::new();
+        let mut pos = b.position;
+        let dt = 0.25;
+        let steps = (seconds / dt).ceil() as usize + 1;
+        for i in 0..=steps {
+            let t = i as f32 * dt;
+            let yaw = b.yaw + 25.0 * (t * std::f32::consts::TAU / 20.0).sin();
+            keys.push(Keyframe { t, position: pos, yaw, pitch: b.pitch });
+            let y = yaw.to_radians();
+            pos += Vec3::new(-y.sin(), 0.0, -y.cos()) * speed * dt;
+        }
+        CameraPath { name: "main bookmark flight".into(), keys }
+    }
+
+    /// Reads a path file: `{"keyframes": [{"t": 0, "position": [x, y, z], "yaw": 0, "pitch": 0}, ...]}` with
+    /// strictly increasing times.
+    pub fn load(path: &Path) -> Result<Self, PathError> {
+        let file = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| PathError::Io { file: file.clone(), reason: e.to_string() })?;
+        let p: PathFile = serde_json::from_str(&text).map_err(|e| PathError::Parse {
+            file: file.clone(),
+            line: e.line(),
+            column: e.column(),
+            reason: e.to_string(),
+        })?;
+        if p.keyframes.is_empty() {
+            return Err(PathError::Invalid { file, index: 0, reason: "a path needs at least one keyframe".into() });
+        }
+        for (i, k) in p.keyframes.iter().enumerate() {
+            let bad = |reason: &str| PathError::Invalid { file: file.clone(), index: i, reason: reason.into() };
+            if !k.t.is_finite() || !k.position.is_finite() || !k.yaw.is_finite() || !k.pitch.is_finite() {
+                return Err(bad("values must be finite"));
+            }
+            if i > 0 && k.t <= p.keyframes[i - 1].t {
+                return Err(bad("times must increase strictly"));
+            }
+        }
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or(file);
+        Ok(CameraPath { name, keys: p.keyframes })
+    }
+
+    /// Position, yaw and pitch at time `t` (clamped to the path's span).
+    pub fn sample(&self, t: f32) -> (Vec3, f32, f32) {
+        let k = &self.keys;
+        let i = k.partition_point(|x| x.t <= t);
+        if i == 0 {
+            return (k[0].position, k[0].yaw, k[0].pitch);
+        }
+        if i == k.len() {
+            let l = k[k.len() - 1];
+            return (l.position, l.yaw, l.pitch);
+        }
+        let (a, b) = (k[i - 1], k[i]);
+        let f = (t - a.t) / (b.t - a.t);
+        (a.position.lerp(b.position, f), a.yaw + (b.yaw - a.yaw) * f, a.pitch + (b.pitch - a.pitch) * f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flight_moves_forward_and_interpolates() {
+        let p = CameraPath::bookmark_flight(Bookmark { position: Vec3::ZERO, yaw: 0.0, pitch: 0.0 }, 4.0, 10.0);
+        let (a, _, _) = p.sample(0.0);
+        let (b, _, _) = p.sample(1.0);
+        assert!((b - a).length() > 3.5 && (b - a).length() < 4.5);
+        assert!(b.z < a.z, "yaw 0 flies along -Z");
+        let (c, _, _) = p.sample(0.125);
+        assert!((c - a).length() > 0.0 && (c - a).length() < (b - a).length());
+    }
+}

@@ -1,0 +1,488 @@
+//! Probe regions on disk, read and written by one background IO thread (the render thread only sends requests
+//! and polls answers).
+//!
+//! Layout: `<cache dir>/<world seed>-<world key>-s<spacing>-r<R>/v<layout>/L<level>_<x>_<y>_<z>_<content>.lpr`.
+//! So data from another world, another layout or other surroundings (content version of the voxels the probes
+//! can reach) is never accepted. Files are written to a temporary name and renamed (atomic), carry a checksum,
+//! and are validated completely on read; a corrupt, truncated or foreign file is deleted, counted and treated as
+//! a miss (its probes are traced again). A size cap is kept with LRU eviction (last use = last read or write,
+//! seeded from file times at start). A folder that cannot be created or written gives one warning and the run
+//! carries on without persistence.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use glam::{IVec3, Vec3};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use super::cache::{RegionData, RegionKey};
+use super::payload::{ProbePayload, LAYOUT_VERSION};
+use super::sh::ShL1;
+use crate::hash::hash_bytes;
+
+const MAGIC: &[u8; 4] = b"LPRB";
+const FILE_FORMAT: u32 = 1;
+const HEADER: usize = 4 + 4 + 4 + 8 + 4 + 12 + 8 + 4 + 8;
+const RECORD: usize = 20 * 4;
+
+/// What makes this world's cache folder.
+#[derive(Clone, Debug)]
+pub struct DiskConfig {
+    /// Root folder (e.g. the user's cache directory + `lumon`).
+    pub dir: PathBuf,
+    /// Byte cap on disk.
+    pub cap_bytes: u64,
+    /// World seed.
+    pub world_seed: u64,
+    /// World name (folder names stay readable).
+    pub world_name: String,
+    /// Base probe spacing, metres.
+    pub spacing: f32,
+    /// Probes per region edge.
+    pub region_probes: u32,
+}
+
+/// Counters of the disk cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DiskStats {
+    /// Regions read successfully.
+    pub hits: u64,
+    /// Regions asked for and not found (or rejected).
+    pub misses: u64,
+    /// Regions written.
+    pub writes: u64,
+    /// Files found corrupt, truncated or foreign (deleted).
+    pub corrupt: u64,
+    /// Bytes on disk.
+    pub bytes: u64,
+    /// Files evicted to respect the cap.
+    pub evictions: u64,
+    /// True when persistence was turned off after an IO error.
+    pub disabled: bool,
+}
+
+enum Request {
+    Load(RegionKey, u64),
+    Store(RegionKey, RegionData),
+    Invalidate(Vec<RegionKey>),
+    Sync(Sender<()>),
+}
+
+/// An answer to a load.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The region asked for.
+    pub key: RegionKey,
+    /// The content version asked for.
+    pub content: u64,
+    /// The data, when found and valid.
+    pub data: Option<RegionData>,
+}
+
+/// Handle to the IO thread.
+pub struct DiskCache {
+    tx: Option<Sender<Request>>,
+    rx: Receiver<Loaded>,
+    stats: Arc<Mutex<DiskStats>>,
+    pending: usize,
+    thread: Option<JoinHandle<()>>,
+    folder: PathBuf,
+}
+
+impl DiskCache {
+    /// Starts the IO thread. Never fails: problems turn persistence off with a warning.
+    pub fn open(config: DiskConfig) -> Self {
+        let folder = config
+            .dir
+            .join(format!(
+                "{:016x}-{}-s{}-r{}",
+                config.world_seed,
+                sanitize(&config.world_name),
+                config.spacing,
+                config.region_probes
+            ))
+            .join(format!("v{LAYOUT_VERSION}"));
+        let (tx, req_rx) = crossbeam_channel::unbounded::<Request>();
+        let (res_tx, rx) = crossbeam_channel::unbounded::<Loaded>();
+        let stats = Arc::new(Mutex::new(DiskStats::default()));
+        let mut io = Io::new(folder.clone(), config, stats.clone());
+        let thread = std::thread::Builder::new()
+            .name("lumon-probe-io".into())
+            .spawn(move || {
+                for r in req_rx {
+                    match r {
+                        Request::Load(key, content) => {
+                            let data = io.load(key, content);
+                            if res_tx.send(Loaded { key, content, data }).is_err() {
+                                break;
+                            }
+                        }
+                        Request::Store(key, data) => io.store(key, &data),
+                        Request::Invalidate(keys) => io.invalidate(&keys),
+                        Request::Sync(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            })
+            .ok();
+        if thread.is_none() {
+            log::warn!("cannot start the probe cache IO thread; running without persistence");
+        }
+        DiskCache { tx: thread.as_ref().map(|_| tx), rx, stats, pending: 0, thread, folder }
+    }
+
+    /// The folder of this world's files.
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> DiskStats {
+        self.stats.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    /// Loads in flight.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Asks for a region; the answer comes from [`DiskCache::poll`].
+    pub fn request(&mut self, key: RegionKey, content: u64) {
+        if let Some(tx) = &self.tx {
+            if tx.send(Request::Load(key, content)).is_ok() {
+                self.pending += 1;
+            }
+        }
+    }
+
+    /// Queues a region for writing.
+    pub fn store(&self, key: RegionKey, data: RegionData) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Request::Store(key, data));
+        }
+    }
+
+    /// Deletes every file of these regions (any content version).
+    pub fn invalidate(&self, keys: Vec<RegionKey>) {
+        if let (Some(tx), false) = (&self.tx, keys.is_empty()) {
+            let _ = tx.send(Request::Invalidate(keys));
+        }
+    }
+
+    /// Answers that arrived, without waiting.
+    pub fn poll(&mut self, out: &mut Vec<Loaded>) {
+        let before = out.len();
+        out.extend(self.rx.try_iter());
+        self.pending -= out.len() - before;
+    }
+
+    /// Waits until every request sent so far is done and collects the load answers (lockstep runs and
+    /// shutdown only).
+    pub fn sync(&mut self, out: &mut Vec<Loaded>) {
+        if let Some(tx) = &self.tx {
+            let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+            if tx.send(Request::Sync(done_tx)).is_ok() {
+                let _ = done_rx.recv();
+            }
+        }
+        self.poll(out);
+    }
+}
+
+impl Drop for DiskCache {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Io {
+    folder: PathBuf,
+    config: DiskConfig,
+    stats: Arc<Mutex<DiskStats>>,
+    ready: bool,
+    tick: u64,
+    files: FxHashMap<String, (u64, u64)>,
+    lru: BTreeMap<u64, String>,
+    warned: bool,
+}
+
+impl Io {
+    fn new(folder: PathBuf, config: DiskConfig, stats: Arc<Mutex<DiskStats>>) -> Self {
+        let mut io = Io {
+            folder,
+            config,
+            stats,
+            ready: false,
+            tick: 0,
+            files: FxHashMap::default(),
+            lru: BTreeMap::new(),
+            warned: false,
+        };
+        match fs::create_dir_all(&io.folder) {
+            Ok(()) => {
+                io.ready = true;
+                io.scan();
+            }
+            Err(e) => io.disable(&format!("cannot create {}: {e}", io.folder.display())),
+        }
+        io
+    }
+
+    fn with_stats(&self, f: impl FnOnce(&mut DiskStats)) {
+        if let Ok(mut s) = self.stats.lock() {
+            f(&mut s);
+        }
+    }
+
+    fn disable(&mut self, why: &str) {
+        self.ready = false;
+        if !self.warned {
+            log::warn!("probe disk cache turned off: {why}");
+            self.warned = true;
+        }
+        self.with_stats(|s| s.disabled = true);
+    }
+
+    fn scan(&mut self) {
+        let Ok(dir) = fs::read_dir(&self.folder) else { return };
+        let mut found: Vec<(std::time::SystemTime, String, u64)> = Vec::new();
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = e.metadata() else { continue };
+            if name.ends_with(".tmp") {
+                let _ = fs::remove_file(e.path());
+                continue;
+            }
+            if name.ends_with(".lpr") {
+                found.push((meta.modified().unwrap_or(std::time::UNIX_EPOCH), name, meta.len()));
+            }
+        }
+        found.sort();
+        for (_, name, len) in found {
+            self.touch(&name, len);
+        }
+        let bytes = self.files.values().map(|(l, _)| *l).sum();
+        self.with_stats(|s| s.bytes = bytes);
+    }
+
+    fn touch(&mut self, name: &str, len: u64) {
+        if let Some((_, t)) = self.files.get(name) {
+            self.lru.remove(t);
+        }
+        self.tick += 1;
+        self.files.insert(name.to_string(), (len, self.tick));
+        self.lru.insert(self.tick, name.to_string());
+    }
+
+    fn forget(&mut self, name: &str) {
+        if let Some((len, t)) = self.files.remove(name) {
+            self.lru.remove(&t);
+            self.with_stats(|s| s.bytes = s.bytes.saturating_sub(len));
+        }
+        let _ = fs::remove_file(self.folder.join(name));
+    }
+
+    fn name(key: RegionKey, content: u64) -> String {
+        format!("L{}_{}_{}_{}_{:016x}.lpr", key.level, key.coord.x, key.coord.y, key.coord.z, content)
+    }
+
+    fn load(&mut self, key: RegionKey, content: u64) -> Option<RegionData> {
+        let name = Self::name(key, content);
+        if !self.ready || !self.files.contains_key(&name) {
+            self.with_stats(|s| s.misses += 1);
+            return None;
+        }
+        let parsed = fs::read(self.folder.join(&name))
+            .map_err(|e| e.to_string())
+            .and_then(|b| decode(&b, key, content, self.config.world_seed, self.config.region_probes));
+        match parsed {
+            Ok(d) => {
+                let len = self.files.get(&name).map_or(0, |f| f.0);
+                self.touch(&name, len);
+                self.with_stats(|s| s.hits += 1);
+                Some(d)
+            }
+            Err(why) => {
+                log::info!("discarding probe cache file {name}: {why}");
+                self.forget(&name);
+                self.with_stats(|s| {
+                    s.corrupt += 1;
+                    s.misses += 1;
+                });
+                None
+            }
+        }
+    }
+
+    fn store(&mut self, key: RegionKey, data: &RegionData) {
+        if !self.ready {
+            return;
+        }
+        let name = Self::name(key, data.content);
+        let bytes = encode(key, data, self.config.world_seed, self.config.region_probes);
+        let tmp = self.folder.join(format!("{name}.tmp"));
+        let result = fs::File::create(&tmp)
+            .and_then(|mut f| f.write_all(&bytes).and_then(|_| f.sync_data()))
+            .and_then(|_| fs::rename(&tmp, self.folder.join(&name)));
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            self.disable(&format!("cannot write in {}: {e}", self.folder.display()));
+            return;
+        }
+        // Older content versions of the same region are superseded.
+        let prefix = format!("L{}_{}_{}_{}_", key.level, key.coord.x, key.coord.y, key.coord.z);
+        let old: Vec<String> = self.files.keys().filter(|n| n.starts_with(&prefix) && **n != name).cloned().collect();
+        for n in old {
+            self.forget(&n);
+        }
+        self.touch(&name, bytes.len() as u64);
+        self.with_stats(|s| s.writes += 1);
+        self.enforce_cap();
+    }
+
+    fn invalidate(&mut self, keys: &[RegionKey]) {
+        let prefixes: Vec<String> =
+            keys.iter().map(|k| format!("L{}_{}_{}_{}_", k.level, k.coord.x, k.coord.y, k.coord.z)).collect();
+        let doomed: Vec<String> =
+            self.files.keys().filter(|n| prefixes.iter().any(|p| n.starts_with(p.as_str()))).cloned().collect();
+        for n in doomed {
+            self.forget(&n);
+        }
+    }
+
+    fn enforce_cap(&mut self) {
+        let mut total: u64 = self.files.values().map(|(l, _)| *l).sum();
+        while total > self.config.cap_bytes {
+            let Some((_, name)) = self.lru.pop_first() else { break };
+            if let Some((len, _)) = self.files.remove(&name) {
+                total -= len;
+                let _ = fs::remove_file(self.folder.join(&name));
+                self.with_stats(|s| s.evictions += 1);
+            }
+        }
+        self.with_stats(|s| s.bytes = total);
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}
+
+/// Serialises a region (little-endian, checksum last).
+pub fn encode(key: RegionKey, d: &RegionData, world_seed: u64, r: u32) -> Vec<u8> {
+    let n = (r * r * r) as usize;
+    let mut b = Vec::with_capacity(HEADER + n * RECORD + 8);
+    b.extend_from_slice(MAGIC);
+    b.extend_from_slice(&FILE_FORMAT.to_le_bytes());
+    b.extend_from_slice(&d.layout.to_le_bytes());
+    b.extend_from_slice(&world_seed.to_le_bytes());
+    b.extend_from_slice(&key.level.to_le_bytes());
+    for c in key.coord.to_array() {
+        b.extend_from_slice(&c.to_le_bytes());
+    }
+    b.extend_from_slice(&d.content.to_le_bytes());
+    b.extend_from_slice(&r.to_le_bytes());
+    b.extend_from_slice(&d.last_updated.to_le_bytes());
+    for i in 0..n {
+        let p = d.payloads.get(i).copied().unwrap_or_default();
+        for c in p.sh.c {
+            for v in c.to_array() {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        b.extend_from_slice(&p.ao_dir.to_le_bytes());
+        for v in [p.ao_confidence, p.mean_log_distance, p.sky_visibility, p.confidence] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&p.flags.to_le_bytes());
+        b.extend_from_slice(&p.rays.to_le_bytes());
+        b.extend_from_slice(&d.updates.get(i).copied().unwrap_or(0).to_le_bytes());
+    }
+    let sum = hash_bytes(&b);
+    b.extend_from_slice(&sum.to_le_bytes());
+    b
+}
+
+/// Parses and checks a region file; any mismatch is an error naming the reason.
+pub fn decode(b: &[u8], key: RegionKey, content: u64, world_seed: u64, r: u32) -> Result<RegionData, String> {
+    let n = (r * r * r) as usize;
+    let want = HEADER + n * RECORD + 8;
+    if b.len() != want {
+        return Err(format!("size {} instead of {want} (truncated or foreign)", b.len()));
+    }
+    let (body, tail) = b.split_at(b.len() - 8);
+    let sum = u64::from_le_bytes(tail.try_into().map_err(|_| "no checksum")?);
+    if hash_bytes(body) != sum {
+        return Err("checksum mismatch".into());
+    }
+    let mut at = 0usize;
+    let mut take = |len: usize| {
+        let s = &body[at..at + len];
+        at += len;
+        s
+    };
+    let u32_ = |s: &[u8]| u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+    let u64_ = |s: &[u8]| u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]);
+    if take(4) != MAGIC {
+        return Err("not a lumon probe region".into());
+    }
+    if u32_(take(4)) != FILE_FORMAT {
+        return Err("another file format".into());
+    }
+    if u32_(take(4)) != LAYOUT_VERSION {
+        return Err("another payload layout version".into());
+    }
+    if u64_(take(8)) != world_seed {
+        return Err("another world".into());
+    }
+    let level = u32_(take(4));
+    let coord = IVec3::new(u32_(take(4)) as i32, u32_(take(4)) as i32, u32_(take(4)) as i32);
+    if level != key.level || coord != key.coord {
+        return Err("another region".into());
+    }
+    if u64_(take(8)) != content {
+        return Err("another content version".into());
+    }
+    if u32_(take(4)) != r {
+        return Err("another region size".into());
+    }
+    let last_updated = u64_(take(8));
+    let mut d = RegionData::empty(r, content);
+    d.last_updated = last_updated;
+    for i in 0..n {
+        let rec = take(RECORD);
+        let f = |k: usize| f32::from_le_bytes([rec[4 * k], rec[4 * k + 1], rec[4 * k + 2], rec[4 * k + 3]]);
+        let u = |k: usize| u32::from_le_bytes([rec[4 * k], rec[4 * k + 1], rec[4 * k + 2], rec[4 * k + 3]]);
+        let sh = ShL1 { c: std::array::from_fn(|j| Vec3::new(f(3 * j), f(3 * j + 1), f(3 * j + 2))) };
+        let p = ProbePayload {
+            sh,
+            ao_dir: u(12),
+            ao_confidence: f(13),
+            mean_log_distance: f(14),
+            sky_visibility: f(15),
+            confidence: f(16),
+            flags: u(17) & !super::payload::flags::IN_FLIGHT,
+            rays: f(18),
+        };
+        let finite = sh.c.iter().all(|c| c.is_finite())
+            && [p.ao_confidence, p.mean_log_distance, p.sky_visibility, p.confidence, p.rays]
+                .iter()
+                .all(|v| v.is_finite());
+        if !finite || !(0.0..=1.0).contains(&p.confidence) {
+            return Err(format!("probe {i} holds non-finite or out-of-range values"));
+        }
+        d.payloads[i] = p;
+        d.updates[i] = u(19);
+    }
+    Ok(d)
+}

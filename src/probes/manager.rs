@@ -1,0 +1,920 @@
+//! The clipmap probe manager: the per-frame step the render thread calls with the camera.
+//!
+//! Per frame, without ever waiting: apply finished traces (results for a slot whose generation changed since the
+//! job started are dropped) and disk answers; take the voxel world's edited boxes (each dirties every probe whose
+//! trace range reaches it, on every level, and invalidates their cached regions in memory and on disk); move each
+//! level's anchor, saving the
+//! probes that leave into the region cache and recycling their slots for the probes that enter (a recycled slot
+//! is invalid until it gets a payload for its new position); give entering probes cached payloads where valid
+//! (near levels show them STALE and re-trace them ahead of other stale work; far levels reuse them as they are)
+//! or queue them; age valid probes into STALE; pick work within the budgets in a deterministic order; submit it
+//! to the tracer pool; queue changed probes for upload.
+//!
+//! Regions streaming in or out are not edits: a probe that traced into unstreamed space has a confidence scaled
+//! by the fraction of its rays that saw known space, so it stays "not converged" and is re-traced until the space
+//! around it is known; caches are keyed by content version, so nothing cached goes wrong either.
+//!
+//! Work order, per level, is a heap keyed by `(class, updates done, squared distance to the camera in probes,
+//! slot)`: class 0 = new, dirty or not yet converged, 1 = cached and stale on entry, 2 = stale by age. Budgets:
+//! `base_budget >> level` probes per level and a global cap. No step scans all `N^3` probes of a level except a
+//! teleport, which renews the level by definition.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
+
+use glam::{IVec3, UVec3, Vec3};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use super::cache::{MemoryCache, MemoryCacheStats, RegionData, RegionKey};
+use super::clipmap::{LevelTopology, ProbeBox};
+use super::disk::{DiskCache, DiskStats, Loaded};
+use super::gpu::{GpuProbe, GPU_PROBE_BYTES};
+use super::irradiance::{ClipmapIrradiance, LevelIrradiance};
+use super::payload::{flags, BlendParams, ProbePayload};
+use super::tracer::{TraceError, TraceJob, TracePool, TraceResult};
+use crate::geom::Aabb;
+use crate::hash::hash_words;
+use crate::voxel::VoxelGrid;
+
+/// Settings of the clipmap and its scheduling.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeConfig {
+    /// Number of levels.
+    pub levels: u32,
+    /// Probes per axis of each level.
+    pub dims: UVec3,
+    /// Spacing of level 0, metres.
+    pub base_spacing: f32,
+    /// Probes per region edge (cache granularity).
+    pub region_probes: u32,
+    /// Rays per probe update.
+    pub rays_per_update: u32,
+    /// Trace range in probe spacings of the probe's level.
+    pub trace_range_probes: f32,
+    /// ShortRangeAO range in probe spacings.
+    pub ao_range_probes: f32,
+    /// Probe updates per frame for level 0; level `L` gets `base_budget >> L`.
+    pub base_budget: u32,
+    /// Probe updates per frame over all levels.
+    pub global_budget: u32,
+    /// Border band for cross-level blending, probes.
+    pub blend_band: f32,
+    /// Levels `< near_levels` refresh on entry; the others reuse cached payloads until invalidated.
+    pub near_levels: u32,
+    /// Frames before a level-0 probe turns stale (doubles per level).
+    pub stale_age_frames: u64,
+    /// Hysteresis and convergence.
+    pub blend: BlendParams,
+    /// Confidence that counts as converged (stats, persistence).
+    pub converged_confidence: f32,
+    /// Byte cap of the memory region cache.
+    pub memory_cache_bytes: usize,
+    /// GPU bytes uploaded per frame at most.
+    pub upload_budget_bytes: usize,
+    /// Slots copied into the multi-bounce irradiance snapshot per frame.
+    pub irradiance_slots_per_frame: usize,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            levels: 4,
+            dims: UVec3::splat(32),
+            base_spacing: 1.0,
+            region_probes: 8,
+            rays_per_update: 32,
+            trace_range_probes: 16.0,
+            ao_range_probes: 1.5,
+            base_budget: 2560,
+            global_budget: 4800,
+            blend_band: 2.0,
+            near_levels: 2,
+            stale_age_frames: 600,
+            blend: BlendParams { converged_rays: 64.0, ..BlendParams::default() },
+            converged_confidence: 0.9,
+            memory_cache_bytes: 64 << 20,
+            upload_budget_bytes: 256 << 10,
+            irradiance_slots_per_frame: 2048,
+        }
+    }
+}
+
+impl ProbeConfig {
+    /// Spacing of level `l`, metres.
+    pub fn spacing(&self, l: u32) -> f32 {
+        self.base_spacing * (1u32 << l) as f32
+    }
+
+    /// Trace range of level `l`, metres.
+    pub fn trace_range(&self, l: u32) -> f32 {
+        self.trace_range_probes * self.spacing(l)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    coord: IVec3,
+    generation: u32,
+    updates: u32,
+    assigned: bool,
+    in_flight: bool,
+    pending: bool,
+    awaiting_disk: bool,
+    upload_queued: bool,
+    /// Class of the live work entry, [`NOT_QUEUED`] when none.
+    queued_class: u8,
+    /// Identifies the live work entry; older entries in the heap are skipped.
+    stamp: u32,
+}
+
+const NOT_QUEUED: u8 = u8::MAX;
+
+const NO_COORD: IVec3 = IVec3::splat(i32::MIN);
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            coord: NO_COORD,
+            generation: 0,
+            updates: 0,
+            assigned: false,
+            in_flight: false,
+            pending: false,
+            awaiting_disk: false,
+            upload_queued: false,
+            queued_class: NOT_QUEUED,
+            stamp: 0,
+        }
+    }
+}
+
+/// `(priority, stamp)`, smallest first. Priority packs `class (2 bits) | updates (10) | squared distance in
+/// probes (20) | slot (32)`, so the order is class, then updates done, then distance, then slot.
+type WorkKey = Reverse<(u64, u32)>;
+
+fn work_priority(class: u8, updates: u32, dist2: u32, slot: u32) -> u64 {
+    u64::from(class.min(3)) << 62
+        | u64::from(updates.min(1023)) << 52
+        | u64::from(dist2.min((1 << 20) - 1)) << 32
+        | u64::from(slot)
+}
+
+/// Per-level counters, a plain struct for the UI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct LevelStats {
+    /// Level index.
+    pub level: u32,
+    /// Probe spacing, metres.
+    pub spacing: f32,
+    /// Slots holding a probe.
+    pub resident: usize,
+    /// Work entries queued.
+    pub dirty: usize,
+    /// Probes being traced.
+    pub in_flight: usize,
+    /// Usable probes / probes that are not inside solids.
+    pub valid_fraction: f32,
+    /// Converged probes / probes that are not inside solids.
+    pub converged_fraction: f32,
+    /// Probes inside solids.
+    pub disabled: usize,
+    /// Region-cache hits for probes entering this level.
+    pub hits: u64,
+    /// Region-cache misses.
+    pub misses: u64,
+    /// Regions of this level evicted from the memory cache.
+    pub evictions: u64,
+    /// Slots recycled for entering probes.
+    pub recycles: u64,
+    /// Bytes of payloads and slot state.
+    pub bytes: usize,
+}
+
+/// Everything the stats panel and reports show.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ProbeStats {
+    /// Frames stepped.
+    pub frame: u64,
+    /// Per level.
+    pub levels: Vec<LevelStats>,
+    /// Memory region cache.
+    pub memory: MemoryCacheStats,
+    /// Disk cache, when enabled.
+    pub disk: Option<DiskStats>,
+    /// Rays traced (results applied).
+    pub rays_traced: u64,
+    /// Probe updates applied.
+    pub probe_updates: u64,
+    /// Results dropped because their probe moved, was evicted or dirtied while in flight.
+    pub results_dropped: u64,
+    /// Probes dirtied by edits.
+    pub dirtied: u64,
+}
+
+/// One probe to upload.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProbeUpload {
+    /// Level.
+    pub level: u32,
+    /// Storage slot in the level (ring-addressed).
+    pub slot: u32,
+    /// The packed record.
+    pub probe: GpuProbe,
+}
+
+/// What one step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct StepReport {
+    /// Probes that entered the clipmap.
+    pub entered: usize,
+    /// Jobs submitted.
+    pub submitted: usize,
+    /// Results applied.
+    pub applied: usize,
+    /// Results dropped (stale).
+    pub dropped: usize,
+    /// Probes dirtied by changed boxes.
+    pub dirtied: usize,
+}
+
+struct Level {
+    topo: LevelTopology,
+    payloads: Vec<ProbePayload>,
+    gpu: Vec<GpuProbe>,
+    slots: Vec<Slot>,
+    heap: BinaryHeap<WorkKey>,
+    aging: VecDeque<(u64, u32, u32)>,
+    valid: usize,
+    converged: usize,
+    disabled: usize,
+    in_flight: usize,
+    stats: LevelStats,
+    initialised: bool,
+}
+
+/// The probe manager.
+pub struct ProbeManager {
+    config: ProbeConfig,
+    levels: Vec<Level>,
+    pool: TracePool,
+    memory: MemoryCache,
+    disk: Option<DiskCache>,
+    awaiting: FxHashMap<RegionKey, Vec<(u32, IVec3)>>,
+    uploads: VecDeque<(u32, u32)>,
+    irradiance: Arc<ClipmapIrradiance>,
+    building: Option<(usize, LevelIrradiance, usize)>,
+    frame: u64,
+    stats: ProbeStats,
+    results: Vec<TraceResult>,
+    loaded: Vec<Loaded>,
+}
+
+impl ProbeManager {
+    /// A manager with `threads` tracer threads and an optional disk cache. Levels are placed at the first
+    /// step.
+    pub fn new(config: ProbeConfig, threads: usize, disk: Option<DiskCache>) -> Result<Self, TraceError> {
+        let levels = (0..config.levels)
+            .map(|l| {
+                let topo = LevelTopology::new(l, config.dims, config.base_spacing, Vec3::ZERO);
+                let n = topo.len();
+                Level {
+                    topo,
+                    payloads: vec![ProbePayload::default(); n],
+                    gpu: vec![GpuProbe::pack(&ProbePayload::default()); n],
+                    slots: vec![Slot::default(); n],
+                    heap: BinaryHeap::new(),
+                    aging: VecDeque::new(),
+                    valid: 0,
+                    converged: 0,
+                    disabled: 0,
+                    in_flight: 0,
+                    stats: LevelStats { level: l, spacing: topo.spacing, ..Default::default() },
+                    initialised: false,
+                }
+            })
+            .collect::<Vec<_>>();
+        let irradiance = Arc::new(ClipmapIrradiance {
+            levels: levels.iter().map(|l| Arc::new(LevelIrradiance::empty(l.topo))).collect(),
+            band: config.blend_band,
+        });
+        Ok(ProbeManager {
+            memory: MemoryCache::new(config.memory_cache_bytes),
+            pool: TracePool::new(threads)?,
+            config,
+            levels,
+            disk,
+            awaiting: FxHashMap::default(),
+            uploads: VecDeque::new(),
+            irradiance,
+            building: None,
+            frame: 0,
+            stats: ProbeStats::default(),
+            results: Vec::new(),
+            loaded: Vec::new(),
+        })
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &ProbeConfig {
+        &self.config
+    }
+
+    /// Topology of each level.
+    pub fn topologies(&self) -> Vec<LevelTopology> {
+        self.levels.iter().map(|l| l.topo).collect()
+    }
+
+    /// A level's payloads in slot order.
+    pub fn payloads(&self, level: usize) -> &[ProbePayload] {
+        &self.levels[level].payloads
+    }
+
+    /// The payload of probe `g` on `level`, if that slot holds it.
+    pub fn probe(&self, level: usize, g: IVec3) -> Option<&ProbePayload> {
+        let l = &self.levels[level];
+        let s = l.topo.slot(g);
+        (l.slots[s].coord == g && l.topo.bounds().contains(g)).then(|| &l.payloads[s])
+    }
+
+    /// The current multi-bounce irradiance snapshot.
+    pub fn irradiance(&self) -> Arc<ClipmapIrradiance> {
+        self.irradiance.clone()
+    }
+
+    /// Counters for the UI and reports.
+    pub fn stats(&self) -> ProbeStats {
+        let mut s = self.stats.clone();
+        s.frame = self.frame;
+        s.memory = self.memory.stats();
+        s.disk = self.disk.as_ref().map(|d| d.stats());
+        s.levels = self
+            .levels
+            .iter()
+            .map(|l| {
+                let live = (l.topo.len() - l.disabled).max(1) as f32;
+                LevelStats {
+                    resident: l.slots.iter().filter(|s| s.assigned).count(),
+                    dirty: l.heap.len(),
+                    in_flight: l.in_flight,
+                    valid_fraction: l.valid as f32 / live,
+                    converged_fraction: l.converged as f32 / live,
+                    disabled: l.disabled,
+                    bytes: l.payloads.len() * std::mem::size_of::<ProbePayload>()
+                        + l.slots.len() * std::mem::size_of::<Slot>(),
+                    ..l.stats
+                }
+            })
+            .collect();
+        s
+    }
+
+    /// Fraction of a level's probes (not inside solids) that are converged.
+    pub fn converged_fraction(&self, level: usize) -> f32 {
+        let l = &self.levels[level];
+        l.converged as f32 / (l.topo.len() - l.disabled).max(1) as f32
+    }
+
+    /// Jobs and disk loads not finished yet.
+    pub fn outstanding(&self) -> usize {
+        self.pool.in_flight() + self.disk.as_ref().map_or(0, |d| d.pending())
+    }
+
+    /// Headless lockstep only: waits until every submitted job and disk request is done (the next step applies
+    /// them). The viewer never calls this.
+    pub fn wait_idle(&mut self) {
+        self.pool.wait_all(&mut self.results);
+        if let Some(d) = self.disk.as_mut() {
+            d.sync(&mut self.loaded);
+        }
+    }
+
+    /// A hash of every probe's coordinate and payload bits (reports; equal runs give equal hashes).
+    pub fn payload_hash(&self) -> u64 {
+        let mut words = Vec::new();
+        for l in &self.levels {
+            for (s, p) in l.slots.iter().zip(&l.payloads) {
+                words.push(u64::from(s.coord.x as u32) << 32 | u64::from(s.coord.y as u32));
+                words.push(u64::from(s.coord.z as u32));
+                for c in p.sh.c {
+                    words.push(u64::from(c.x.to_bits()) << 32 | u64::from(c.y.to_bits()));
+                    words.push(u64::from(c.z.to_bits()));
+                }
+                words.push(u64::from(p.ao_dir) << 32 | u64::from(p.flags));
+                words.push(u64::from(p.confidence.to_bits()) << 32 | u64::from(p.sky_visibility.to_bits()));
+            }
+        }
+        hash_words(&words)
+    }
+
+    /// Takes the queued probe uploads that fit in the per-frame byte budget.
+    pub fn take_uploads(&mut self) -> Vec<ProbeUpload> {
+        let max = self.config.upload_budget_bytes / GPU_PROBE_BYTES;
+        let mut out = Vec::with_capacity(max.min(self.uploads.len()));
+        while out.len() < max {
+            let Some((l, s)) = self.uploads.pop_front() else { break };
+            let level = &mut self.levels[l as usize];
+            level.slots[s as usize].upload_queued = false;
+            out.push(ProbeUpload { level: l, slot: s, probe: level.gpu[s as usize] });
+        }
+        out
+    }
+
+    /// The per-frame step: `edited` are the world boxes whose voxels were edited since the last step. Never
+    /// blocks.
+    pub fn step(&mut self, camera: Vec3, grid: &Arc<VoxelGrid>, edited: &[Aabb]) -> StepReport {
+        self.frame += 1;
+        let mut report = StepReport::default();
+        self.pool.try_drain(&mut self.results);
+        let results = std::mem::take(&mut self.results);
+        for r in &results {
+            self.apply_result(r, &mut report);
+        }
+        self.results = results;
+        self.results.clear();
+        if let Some(d) = self.disk.as_mut() {
+            d.poll(&mut self.loaded);
+        }
+        for loaded in std::mem::take(&mut self.loaded) {
+            self.apply_loaded(loaded);
+        }
+        for b in edited {
+            report.dirtied += self.invalidate(b);
+        }
+        let mut content_memo: FxHashMap<RegionKey, u64> = FxHashMap::default();
+        for l in 0..self.levels.len() {
+            report.entered += self.shift_level(l, camera, grid, &mut content_memo);
+        }
+        self.age();
+        report.submitted = self.schedule(grid);
+        self.build_irradiance();
+        self.stats.dirtied += report.dirtied as u64;
+        report
+    }
+
+    /// Writes every converged region still resident (and the memory cache) to disk, and waits for the writes.
+    pub fn flush_to_disk(&mut self, grid: &VoxelGrid) {
+        if self.disk.is_none() {
+            return;
+        }
+        let mut regions: FxHashMap<RegionKey, RegionData> = FxHashMap::default();
+        for (key, d) in self.memory.drain() {
+            regions.insert(key, d);
+        }
+        let r = self.config.region_probes as i32;
+        for li in 0..self.levels.len() {
+            let l = &self.levels[li];
+            for (slot, s) in l.slots.iter().enumerate() {
+                let p = l.payloads[slot];
+                if !s.assigned || !self.settled(&p) {
+                    continue;
+                }
+                let key = RegionKey { level: li as u32, coord: s.coord.div_euclid(IVec3::splat(r)) };
+                let content = region_content(&self.config, grid, key);
+                let entry = regions.entry(key).or_insert_with(|| RegionData::empty(r as u32, content));
+                if entry.content != content {
+                    *entry = RegionData::empty(r as u32, content);
+                }
+                let i = local_index(s.coord, r);
+                entry.payloads[i] = without_transient(p);
+                entry.updates[i] = s.updates;
+                entry.last_updated = self.frame;
+            }
+        }
+        let mut keys: Vec<RegionKey> = regions.keys().copied().collect();
+        keys.sort();
+        for k in keys {
+            if let Some(d) = regions.remove(&k) {
+                self.store(k, d);
+            }
+        }
+        if let Some(d) = self.disk.as_mut() {
+            d.sync(&mut self.loaded);
+        }
+    }
+
+    /// Worth persisting: converged, or known to be inside solid voxels.
+    fn settled(&self, p: &ProbePayload) -> bool {
+        (p.usable() && p.confidence >= self.config.converged_confidence) || p.flags & flags::DISABLED != 0
+    }
+
+    fn store(&self, key: RegionKey, mut d: RegionData) {
+        let Some(disk) = &self.disk else { return };
+        let mut any = false;
+        for p in d.payloads.iter_mut() {
+            if self.settled(p) {
+                *p = without_transient(*p);
+                any = true;
+            } else {
+                *p = ProbePayload::default();
+            }
+        }
+        if any {
+            disk.store(key, d);
+        }
+    }
+
+    /// Queues a probe for tracing with `class`, unless it is already queued at that class or better; a probe
+    /// in flight is remembered (`pending`) and queued when its result arrives.
+    fn push_work(&mut self, l: usize, slot: usize, class: u8) {
+        let level = &mut self.levels[l];
+        let s = &mut level.slots[slot];
+        if s.in_flight {
+            s.pending = true;
+            return;
+        }
+        if s.queued_class <= class {
+            return;
+        }
+        s.queued_class = class;
+        s.stamp = s.stamp.wrapping_add(1);
+        let d = s.coord - level.topo.anchor;
+        let dist2 = (d.x * d.x + d.y * d.y + d.z * d.z) as u32;
+        level.heap.push(Reverse((work_priority(class, s.updates, dist2, slot as u32), s.stamp)));
+    }
+
+    fn set_payload(&mut self, l: usize, slot: usize, p: ProbePayload) {
+        self.set_payload_packed(l, slot, p, GpuProbe::pack(&p));
+    }
+
+    fn set_payload_packed(&mut self, l: usize, slot: usize, p: ProbePayload, gpu: GpuProbe) {
+        let conv = self.config.converged_confidence;
+        let level = &mut self.levels[l];
+        let old = level.payloads[slot];
+        let status =
+            |q: &ProbePayload| (q.usable(), q.usable() && q.confidence >= conv, q.flags & flags::DISABLED != 0);
+        let (ov, oc, od) = status(&old);
+        let (nv, nc, nd) = status(&p);
+        level.valid = level.valid + usize::from(nv) - usize::from(ov);
+        level.converged = level.converged + usize::from(nc) - usize::from(oc);
+        level.disabled = level.disabled + usize::from(nd) - usize::from(od);
+        level.payloads[slot] = p;
+        level.gpu[slot] = gpu;
+        if !level.slots[slot].upload_queued {
+            level.slots[slot].upload_queued = true;
+            self.uploads.push_back((l as u32, slot as u32));
+        }
+    }
+
+    fn apply_result(&mut self, r: &TraceResult, report: &mut StepReport) {
+        let l = (r.key >> 32) as usize;
+        let slot = (r.key & 0xFFFF_FFFF) as usize;
+        let Some(level) = self.levels.get_mut(l) else { return };
+        let s = &mut level.slots[slot];
+        s.in_flight = false;
+        level.in_flight -= 1;
+        level.payloads[slot].flags &= !flags::IN_FLIGHT;
+        if r.generation != u64::from(s.generation) {
+            report.dropped += 1;
+            self.stats.results_dropped += 1;
+            if std::mem::take(&mut s.pending) {
+                self.push_work(l, slot, 0);
+            }
+            return;
+        }
+        let new = r.payload;
+        s.updates += 1;
+        let generation = s.generation;
+        let pending = std::mem::take(&mut s.pending);
+        let age = self.config.stale_age_frames << l;
+        level.aging.push_back((self.frame + age, slot as u32, generation));
+        self.set_payload_packed(l, slot, new, r.gpu);
+        report.applied += 1;
+        self.stats.probe_updates += 1;
+        self.stats.rays_traced += u64::from(r.update.rays);
+        if pending || (new.usable() && new.confidence < self.config.converged_confidence) {
+            self.push_work(l, slot, 0);
+        }
+    }
+
+    fn apply_loaded(&mut self, a: Loaded) {
+        let Some(list) = self.awaiting.remove(&a.key) else { return };
+        let l = a.key.level as usize;
+        let r = self.config.region_probes as i32;
+        match &a.data {
+            Some(_) => self.levels[l].stats.hits += 1,
+            None => self.levels[l].stats.misses += 1,
+        }
+        for (slot, g) in list {
+            let slot = slot as usize;
+            let s = self.levels[l].slots[slot];
+            if s.coord != g || !s.awaiting_disk {
+                continue;
+            }
+            self.levels[l].slots[slot].awaiting_disk = false;
+            let cached = a.data.as_ref().map(|d| (d.payloads[local_index(g, r)], d.updates[local_index(g, r)]));
+            self.use_cached_or_queue(l, slot, cached);
+        }
+        if let Some(d) = a.data {
+            let _ = self.memory.upsert(a.key, || d, |_| {});
+        }
+    }
+
+    fn use_cached_or_queue(&mut self, l: usize, slot: usize, cached: Option<(ProbePayload, u32)>) {
+        match cached {
+            Some((p, _)) if p.flags & flags::DISABLED != 0 => self.set_payload(l, slot, p),
+            Some((p, updates)) if p.usable() => {
+                self.levels[l].slots[slot].updates = updates;
+                let near = (l as u32) < self.config.near_levels;
+                let mut p = p;
+                if near {
+                    p.flags |= flags::STALE;
+                }
+                self.set_payload(l, slot, p);
+                if near {
+                    self.push_work(l, slot, 1);
+                }
+            }
+            _ => self.push_work(l, slot, 0),
+        }
+    }
+
+    fn shift_level(&mut self, l: usize, camera: Vec3, grid: &VoxelGrid, memo: &mut FxHashMap<RegionKey, u64>) -> usize {
+        let r = self.config.region_probes as i32;
+        let (old, entered) = {
+            let level = &mut self.levels[l];
+            let old = level.topo.bounds();
+            if !level.initialised {
+                level.initialised = true;
+                level.topo = LevelTopology::new(l as u32, self.config.dims, self.config.base_spacing, camera);
+                (ProbeBox { lo: IVec3::ZERO, hi: IVec3::ZERO }, vec![level.topo.bounds()])
+            } else {
+                (old, level.topo.shift(camera))
+            }
+        };
+        if entered.is_empty() {
+            return 0;
+        }
+        let new = self.levels[l].topo.bounds();
+        // Save the probes that leave, grouped by region, into the memory cache.
+        let mut leaving: FxHashMap<RegionKey, Vec<(IVec3, usize)>> = FxHashMap::default();
+        for b in old.subtract(&new) {
+            for g in b.iter() {
+                let slot = self.levels[l].topo.slot(g);
+                let s = &self.levels[l].slots[slot];
+                let p = &self.levels[l].payloads[slot];
+                if s.assigned && s.coord == g && (p.usable() || p.flags & flags::DISABLED != 0) {
+                    leaving
+                        .entry(RegionKey { level: l as u32, coord: g.div_euclid(IVec3::splat(r)) })
+                        .or_default()
+                        .push((g, slot));
+                }
+            }
+        }
+        let mut keys: Vec<RegionKey> = leaving.keys().copied().collect();
+        keys.sort();
+        for key in keys {
+            let content = *memo.entry(key).or_insert_with(|| region_content(&self.config, grid, key));
+            if self.memory.content_of(key).is_some_and(|c| c != content) {
+                self.memory.remove(key);
+            }
+            let probes = &leaving[&key];
+            let level = &self.levels[l];
+            let items: Vec<(usize, ProbePayload, u32)> = probes
+                .iter()
+                .map(|(g, slot)| {
+                    (local_index(*g, r), without_transient(level.payloads[*slot]), level.slots[*slot].updates)
+                })
+                .collect();
+            let frame = self.frame;
+            let evicted = self.memory.upsert(
+                key,
+                || RegionData::empty(r as u32, content),
+                |d| {
+                    for (i, p, u) in &items {
+                        d.payloads[*i] = *p;
+                        d.updates[*i] = *u;
+                    }
+                    d.last_updated = frame;
+                },
+            );
+            for (k, d) in evicted {
+                self.levels[k.level as usize].stats.evictions += 1;
+                self.store(k, d);
+            }
+        }
+        // Recycle slots for the probes that enter; group them by region for the cache lookup.
+        let mut entering: FxHashMap<RegionKey, Vec<(u32, IVec3)>> = FxHashMap::default();
+        let mut count = 0usize;
+        for b in &entered {
+            for g in b.iter() {
+                let slot = self.levels[l].topo.slot(g);
+                {
+                    let s = &mut self.levels[l].slots[slot];
+                    let was_assigned = s.assigned;
+                    s.coord = g;
+                    s.generation = s.generation.wrapping_add(1);
+                    s.updates = 0;
+                    s.assigned = true;
+                    s.pending = false;
+                    s.awaiting_disk = false;
+                    s.queued_class = NOT_QUEUED;
+                    s.stamp = s.stamp.wrapping_add(1);
+                    if was_assigned {
+                        self.levels[l].stats.recycles += 1;
+                    }
+                }
+                self.set_payload(l, slot, ProbePayload::default());
+                entering
+                    .entry(RegionKey { level: l as u32, coord: g.div_euclid(IVec3::splat(r)) })
+                    .or_default()
+                    .push((slot as u32, g));
+                count += 1;
+            }
+        }
+        self.memory.count_recycle(count as u64);
+        let mut keys: Vec<RegionKey> = entering.keys().copied().collect();
+        keys.sort();
+        for key in keys {
+            let probes = entering.remove(&key).unwrap_or_default();
+            let content = *memo.entry(key).or_insert_with(|| region_content(&self.config, grid, key));
+            let hit = self.memory.get(key, content).map(|d| {
+                probes
+                    .iter()
+                    .map(|(_, g)| (d.payloads[local_index(*g, r)], d.updates[local_index(*g, r)]))
+                    .collect::<Vec<_>>()
+            });
+            match hit {
+                Some(cached) => {
+                    self.levels[l].stats.hits += 1;
+                    for ((slot, _), c) in probes.into_iter().zip(cached) {
+                        self.use_cached_or_queue(l, slot as usize, Some(c));
+                    }
+                }
+                None => match self.disk.as_mut() {
+                    Some(disk) if !disk.stats().disabled => {
+                        disk.request(key, content);
+                        for (slot, _) in &probes {
+                            self.levels[l].slots[*slot as usize].awaiting_disk = true;
+                        }
+                        self.awaiting.entry(key).or_default().extend(probes);
+                    }
+                    _ => {
+                        self.levels[l].stats.misses += 1;
+                        for (slot, _) in probes {
+                            self.push_work(l, slot as usize, 0);
+                        }
+                    }
+                },
+            }
+        }
+        count
+    }
+
+    /// Dirties every probe whose trace range reaches `b`, on every level, and drops their regions' cached data.
+    fn invalidate(&mut self, b: &Aabb) -> usize {
+        if b.is_empty() {
+            return 0;
+        }
+        let r = self.config.region_probes as i32;
+        let mut dirtied = 0;
+        let mut doomed: Vec<RegionKey> = Vec::new();
+        for l in 0..self.levels.len() {
+            let topo = self.levels[l].topo;
+            if !self.levels[l].initialised {
+                continue;
+            }
+            let range = self.config.trace_range(l as u32);
+            // Probes whose centre lies within `range` (Euclidean) of the box: first the bounding box of that
+            // set in probe coordinates, then the exact distance.
+            let lo = ((b.min - range) / topo.spacing - 0.5).ceil().as_ivec3();
+            let hi = ((b.max + range) / topo.spacing - 0.5).floor().as_ivec3() + 1;
+            let reach = ProbeBox { lo, hi };
+            for g in reach.intersect(&topo.bounds()).iter() {
+                let p = topo.position(g);
+                if (p - p.clamp(b.min, b.max)).length() > range {
+                    continue;
+                }
+                let slot = topo.slot(g);
+                let s = &mut self.levels[l].slots[slot];
+                if s.coord != g || !s.assigned {
+                    continue;
+                }
+                if s.in_flight {
+                    // Its result was computed for the old voxels: drop it when it arrives, then trace again.
+                    s.generation = s.generation.wrapping_add(1);
+                }
+                dirtied += 1;
+                self.push_work(l, slot, 0);
+            }
+            let rlo = lo.div_euclid(IVec3::splat(r));
+            let rhi = (hi - 1).div_euclid(IVec3::splat(r)) + 1;
+            for c in (ProbeBox { lo: rlo, hi: rhi }).iter() {
+                let key = RegionKey { level: l as u32, coord: c };
+                self.memory.remove(key);
+                doomed.push(key);
+            }
+        }
+        if let (Some(d), false) = (&self.disk, doomed.is_empty()) {
+            d.invalidate(doomed);
+        }
+        dirtied
+    }
+
+    fn age(&mut self) {
+        for l in 0..self.levels.len() {
+            while let Some(&(due, slot, generation)) = self.levels[l].aging.front() {
+                if due > self.frame {
+                    break;
+                }
+                self.levels[l].aging.pop_front();
+                let slot = slot as usize;
+                let s = self.levels[l].slots[slot];
+                let p = self.levels[l].payloads[slot];
+                if s.generation != generation || s.in_flight || !p.usable() {
+                    continue;
+                }
+                let mut p = p;
+                p.flags |= flags::STALE;
+                self.set_payload(l, slot, p);
+                self.push_work(l, slot, 2);
+            }
+        }
+    }
+
+    fn schedule(&mut self, grid: &Arc<VoxelGrid>) -> usize {
+        let mut left = self.config.global_budget as usize;
+        let mut jobs = Vec::new();
+        for l in 0..self.levels.len() {
+            let budget = ((self.config.base_budget >> l) as usize).min(left);
+            let spacing = self.levels[l].topo.spacing;
+            let mut taken = 0;
+            while taken < budget {
+                let Some(Reverse((priority, stamp))) = self.levels[l].heap.pop() else { break };
+                let slot = (priority & 0xFFFF_FFFF) as u32;
+                let level = &mut self.levels[l];
+                let s = &mut level.slots[slot as usize];
+                if s.stamp != stamp || s.queued_class == NOT_QUEUED || s.in_flight || !s.assigned || s.awaiting_disk {
+                    continue;
+                }
+                s.queued_class = NOT_QUEUED;
+                let generation = s.generation;
+                s.in_flight = true;
+                level.in_flight += 1;
+                level.payloads[slot as usize].flags |= flags::IN_FLIGHT;
+                jobs.push(TraceJob {
+                    key: (l as u64) << 32 | u64::from(slot),
+                    generation: u64::from(generation),
+                    position: level.topo.position(s.coord),
+                    update_index: s.updates,
+                    rays: self.config.rays_per_update,
+                    max_distance: self.config.trace_range_probes * spacing,
+                    ao_range: self.config.ao_range_probes * spacing,
+                    previous: level.payloads[slot as usize],
+                    blend: self.config.blend,
+                });
+                taken += 1;
+            }
+            left -= taken;
+        }
+        let n = jobs.len();
+        if n > 0 {
+            self.pool.submit(grid.clone(), self.irradiance.clone(), jobs);
+        }
+        n
+    }
+
+    /// Copies a slice of one level into the next irradiance snapshot; swaps it in when the level is complete.
+    fn build_irradiance(&mut self) {
+        let per_frame = self.config.irradiance_slots_per_frame.max(1);
+        let (l, mut snap, start) = match self.building.take() {
+            Some(b) => b,
+            None => {
+                let l = (self.frame as usize) % self.levels.len();
+                (l, LevelIrradiance::empty(self.levels[l].topo), 0)
+            }
+        };
+        let level = &self.levels[l];
+        let end = (start + per_frame).min(level.topo.len());
+        snap.copy_from(start..end, |i| level.slots[i].coord, &level.payloads);
+        if end == level.topo.len() {
+            snap.topo = level.topo;
+            let mut irr = (*self.irradiance).clone();
+            irr.levels[l] = Arc::new(snap);
+            self.irradiance = Arc::new(irr);
+        } else {
+            self.building = Some((l, snap, end));
+        }
+    }
+}
+
+fn local_index(g: IVec3, r: i32) -> usize {
+    let o = g.rem_euclid(IVec3::splat(r));
+    (o.x + r * (o.y + r * o.z)) as usize
+}
+
+fn without_transient(mut p: ProbePayload) -> ProbePayload {
+    p.flags &= !(flags::IN_FLIGHT | flags::STALE);
+    p
+}
+
+/// Content version of the voxels a region's probes can reach (their trace range).
+pub fn region_content(config: &ProbeConfig, grid: &VoxelGrid, key: RegionKey) -> u64 {
+    let s = config.spacing(key.level);
+    let r = config.region_probes as i32;
+    let range = config.trace_range(key.level);
+    let lo = (key.coord * r).as_vec3() * s - Vec3::splat(range);
+    let hi = ((key.coord + 1) * r).as_vec3() * s + Vec3::splat(range);
+    grid.content_version(lo, hi)
+}
