@@ -15,6 +15,7 @@ use thiserror::Error;
 
 use crate::probes::cache::MemoryCacheStats;
 use crate::probes::disk::{DiskCache, DiskConfig, DiskStats};
+use crate::probes::gpu::GPU_PROBE_BYTES;
 use crate::probes::manager::{LevelStats, ProbeConfig, ProbeManager};
 use crate::probes::tracer::TraceError;
 use crate::streaming::{
@@ -127,6 +128,8 @@ pub struct BenchReport {
     pub voxels: VoxelStats,
     /// Streaming client at the end.
     pub streaming: ClientStats,
+    /// GPU bytes of probe uploads handed out over the run (within the per-frame budget).
+    pub upload_bytes: u64,
     /// Wall-clock seconds of the whole run.
     pub wall_s: f64,
 }
@@ -153,6 +156,8 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
     let mut gi_ms = Vec::with_capacity(opts.frames as usize);
     let mut converged: Option<(u32, f64)> = None;
     let mut l0 = Vec::with_capacity(opts.frames as usize);
+    let mut uploads = Vec::new();
+    let mut upload_bytes = 0u64;
     let start = Instant::now();
     let mut grid = voxels.snapshot();
     for f in 0..opts.frames {
@@ -170,9 +175,9 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
         grid = voxels.snapshot();
         let t0 = Instant::now();
         manager.step(camera, &grid, &edit.edited);
-        let uploads = manager.take_uploads();
+        manager.take_uploads(&mut uploads);
         gi_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
-        drop(uploads);
+        upload_bytes += (uploads.len() * GPU_PROBE_BYTES) as u64;
         l0.push(manager.converged_fraction(0));
         if converged.is_none() && manager.converged_fraction(0) >= 0.95 {
             converged = Some((f + 1, start.elapsed().as_secs_f64()));
@@ -200,6 +205,7 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
         payload_hash: format!("{:016x}", manager.payload_hash()),
         voxels: voxels.stats(),
         streaming: client.stats().clone(),
+        upload_bytes,
         wall_s,
     })
 }

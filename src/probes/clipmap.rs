@@ -115,10 +115,13 @@ impl LevelTopology {
         (g.as_vec3() + 0.5) * self.spacing
     }
 
-    /// Storage slot (linear) of probe `g`: `g mod N` per axis.
+    /// Storage slot (linear) of probe `g`: `g mod N` per axis (Euclidean). Power-of-two sizes (the default)
+    /// use a mask, which is the same in two's complement and avoids three divisions per probe.
+    #[inline]
     pub fn slot(&self, g: IVec3) -> usize {
         let n = self.dims.as_ivec3();
-        let s = IVec3::new(g.x.rem_euclid(n.x), g.y.rem_euclid(n.y), g.z.rem_euclid(n.z));
+        let m = |v: i32, n: i32| if n & (n - 1) == 0 { v & (n - 1) } else { v.rem_euclid(n) };
+        let s = IVec3::new(m(g.x, n.x), m(g.y, n.y), m(g.z, n.z));
         (s.x + n.x * (s.y + n.y * s.z)) as usize
     }
 
@@ -258,6 +261,18 @@ mod tests {
                 let covered: HashSet<IVec3> = held.values().copied().collect();
                 let box_set: HashSet<IVec3> = new.iter().collect();
                 prop_assert_eq!(covered, box_set);
+            }
+        }
+    }
+
+    #[test]
+    fn masked_slots_equal_euclidean_remainders() {
+        for dims in [UVec3::splat(32), UVec3::new(8, 4, 16), UVec3::new(6, 10, 3)] {
+            let l = LevelTopology::new(0, dims, 1.0, Vec3::ZERO);
+            let n = dims.as_ivec3();
+            for g in (ProbeBox { lo: IVec3::splat(-70), hi: IVec3::splat(70) }).iter().step_by(7) {
+                let want = g.rem_euclid(n);
+                assert_eq!(l.slot(g), (want.x + n.x * (want.y + n.y * want.z)) as usize, "{g} in {dims}");
             }
         }
     }

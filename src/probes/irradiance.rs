@@ -2,7 +2,8 @@
 //!
 //! The manager rebuilds one level's copy a slice at a time (a fixed number of slots per frame, so the render
 //! thread's cost stays flat) and swaps it in when complete; workers hold `Arc`s of whatever was current when
-//! their batch started, so results depend only on the frame the batch was submitted in.
+//! their batch started, so results depend only on the frame the batch was submitted in. Retired copies are
+//! reused once no worker holds them, so publishing allocates and frees nothing in steady state.
 
 use std::sync::Arc;
 
@@ -27,33 +28,37 @@ pub struct LevelIrradiance {
 }
 
 impl LevelIrradiance {
-    /// A level with no data.
+    /// A level with no data (nothing allocated).
     pub fn empty(topo: LevelTopology) -> Self {
-        let n = topo.len();
-        LevelIrradiance {
-            topo,
-            coords: vec![IVec3::splat(i32::MIN); n],
-            sh: vec![ShL1::default(); n],
-            weight: vec![0.0; n],
-        }
+        LevelIrradiance { topo, coords: Vec::new(), sh: Vec::new(), weight: Vec::new() }
     }
 
-    /// Copies slots `range` from the manager's storage (`coord_of(slot)` gives each slot's probe).
-    pub fn copy_from(
-        &mut self,
-        range: std::ops::Range<usize>,
-        coord_of: impl Fn(usize) -> IVec3,
-        payloads: &[ProbePayload],
-    ) {
-        for i in range {
-            let p = &payloads[i];
-            self.coords[i] = coord_of(i);
-            if p.usable() {
-                self.sh[i] = p.sh.deringed();
-                self.weight[i] = p.confidence;
-            } else {
-                self.weight[i] = 0.0;
-            }
+    /// Clears the data but keeps the allocations, for the next copy.
+    pub fn reset(&mut self, topo: LevelTopology) {
+        self.topo = topo;
+        self.coords.clear();
+        self.sh.clear();
+        self.weight.clear();
+    }
+
+    /// Slots copied so far.
+    pub fn len(&self) -> usize {
+        self.coords.len()
+    }
+
+    /// True before the first copy.
+    pub fn is_empty(&self) -> bool {
+        self.coords.is_empty()
+    }
+
+    /// Appends the next `count` slots from the manager's storage (`coord_of(slot)` gives each slot's probe).
+    pub fn copy_next(&mut self, count: usize, coord_of: impl Fn(usize) -> IVec3, payloads: &[ProbePayload]) {
+        let start = self.coords.len();
+        for (i, p) in payloads.iter().enumerate().skip(start).take(count) {
+            self.coords.push(coord_of(i));
+            let usable = p.usable();
+            self.sh.push(if usable { p.sh.deringed() } else { ShL1::default() });
+            self.weight.push(if usable { p.confidence } else { 0.0 });
         }
     }
 
@@ -65,7 +70,7 @@ impl LevelIrradiance {
                 continue;
             }
             let s = self.topo.slot(g);
-            if self.coords[s] != g || self.weight[s] <= 0.0 {
+            if self.coords.get(s) != Some(&g) || self.weight[s] <= 0.0 {
                 continue;
             }
             let ww = w * self.weight[s];

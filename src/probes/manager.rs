@@ -14,13 +14,12 @@
 //! by the fraction of its rays that saw known space, so it stays "not converged" and is re-traced until the space
 //! around it is known; caches are keyed by content version, so nothing cached goes wrong either.
 //!
-//! Work order, per level, is a heap keyed by `(class, updates done, squared distance to the camera in probes,
-//! slot)`: class 0 = new, dirty or not yet converged, 1 = cached and stale on entry, 2 = stale by age. Budgets:
+//! Work order, per level, is a bucket queue ([`super::queue`]) keyed by `(class, updates done, squared distance
+//! to the camera in probes, slot)`: class 0 = new, dirty or not yet converged, 1 = cached and stale on entry, 2 = stale by age. Budgets:
 //! `base_budget >> level` probes per level and a global cap. No step scans all `N^3` probes of a level except a
 //! teleport, which renews the level by definition.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use glam::{IVec3, UVec3, Vec3};
@@ -33,6 +32,7 @@ use super::disk::{DiskCache, DiskStats, Loaded};
 use super::gpu::{GpuProbe, GPU_PROBE_BYTES};
 use super::irradiance::{ClipmapIrradiance, LevelIrradiance};
 use super::payload::{flags, BlendParams, ProbePayload};
+use super::queue::WorkQueue;
 use super::tracer::{TraceError, TraceJob, TracePool, TraceResult};
 use crate::geom::Aabb;
 use crate::hash::hash_words;
@@ -75,6 +75,8 @@ pub struct ProbeConfig {
     pub upload_budget_bytes: usize,
     /// Slots copied into the multi-bounce irradiance snapshot per frame.
     pub irradiance_slots_per_frame: usize,
+    /// Probes examined per frame while marking the probes of edits dirty (bounds the cost of an edit).
+    pub dirty_visits_per_frame: usize,
 }
 
 impl Default for ProbeConfig {
@@ -84,11 +86,11 @@ impl Default for ProbeConfig {
             dims: UVec3::splat(32),
             base_spacing: 1.0,
             region_probes: 8,
-            rays_per_update: 32,
+            rays_per_update: 64,
             trace_range_probes: 16.0,
             ao_range_probes: 1.5,
             base_budget: 2560,
-            global_budget: 4800,
+            global_budget: 1600,
             blend_band: 2.0,
             near_levels: 2,
             stale_age_frames: 600,
@@ -97,6 +99,7 @@ impl Default for ProbeConfig {
             memory_cache_bytes: 64 << 20,
             upload_budget_bytes: 256 << 10,
             irradiance_slots_per_frame: 2048,
+            dirty_visits_per_frame: 4096,
         }
     }
 }
@@ -125,7 +128,7 @@ struct Slot {
     upload_queued: bool,
     /// Class of the live work entry, [`NOT_QUEUED`] when none.
     queued_class: u8,
-    /// Identifies the live work entry; older entries in the heap are skipped.
+    /// Identifies the live work entry; older entries in the queue are skipped.
     stamp: u32,
 }
 
@@ -148,17 +151,6 @@ impl Default for Slot {
             stamp: 0,
         }
     }
-}
-
-/// `(priority, stamp)`, smallest first. Priority packs `class (2 bits) | updates (10) | squared distance in
-/// probes (20) | slot (32)`, so the order is class, then updates done, then distance, then slot.
-type WorkKey = Reverse<(u64, u32)>;
-
-fn work_priority(class: u8, updates: u32, dist2: u32, slot: u32) -> u64 {
-    u64::from(class.min(3)) << 62
-        | u64::from(updates.min(1023)) << 52
-        | u64::from(dist2.min((1 << 20) - 1)) << 32
-        | u64::from(slot)
 }
 
 /// Per-level counters, a plain struct for the UI.
@@ -239,12 +231,22 @@ pub struct StepReport {
     pub dirtied: usize,
 }
 
+/// An edit whose probes are still being marked dirty: the probes of `level` within `range` of `b`, visited in
+/// the fixed order of the global-coordinate box `reach` from index `next`.
+struct PendingDirty {
+    level: usize,
+    b: Aabb,
+    range: f32,
+    reach: ProbeBox,
+    next: usize,
+}
+
 struct Level {
     topo: LevelTopology,
     payloads: Vec<ProbePayload>,
     gpu: Vec<GpuProbe>,
     slots: Vec<Slot>,
-    heap: BinaryHeap<WorkKey>,
+    queue: WorkQueue,
     aging: VecDeque<(u64, u32, u32)>,
     valid: usize,
     converged: usize,
@@ -262,13 +264,16 @@ pub struct ProbeManager {
     memory: MemoryCache,
     disk: Option<DiskCache>,
     awaiting: FxHashMap<RegionKey, Vec<(u32, IVec3)>>,
+    pending_dirty: VecDeque<PendingDirty>,
     uploads: VecDeque<(u32, u32)>,
     irradiance: Arc<ClipmapIrradiance>,
-    building: Option<(usize, LevelIrradiance, usize)>,
+    building: Option<(usize, LevelIrradiance)>,
+    retired: Vec<Arc<LevelIrradiance>>,
     frame: u64,
     stats: ProbeStats,
-    results: Vec<TraceResult>,
+    results: Vec<Vec<TraceResult>>,
     loaded: Vec<Loaded>,
+    empty_gpu: GpuProbe,
 }
 
 impl ProbeManager {
@@ -284,7 +289,7 @@ impl ProbeManager {
                     payloads: vec![ProbePayload::default(); n],
                     gpu: vec![GpuProbe::pack(&ProbePayload::default()); n],
                     slots: vec![Slot::default(); n],
-                    heap: BinaryHeap::new(),
+                    queue: WorkQueue::new(max_dist2(config.dims)),
                     aging: VecDeque::new(),
                     valid: 0,
                     converged: 0,
@@ -306,13 +311,16 @@ impl ProbeManager {
             levels,
             disk,
             awaiting: FxHashMap::default(),
+            pending_dirty: VecDeque::new(),
             uploads: VecDeque::new(),
             irradiance,
             building: None,
+            retired: Vec::new(),
             frame: 0,
             stats: ProbeStats::default(),
             results: Vec::new(),
             loaded: Vec::new(),
+            empty_gpu: GpuProbe::pack(&ProbePayload::default()),
         })
     }
 
@@ -356,7 +364,7 @@ impl ProbeManager {
                 let live = (l.topo.len() - l.disabled).max(1) as f32;
                 LevelStats {
                     resident: l.slots.iter().filter(|s| s.assigned).count(),
-                    dirty: l.heap.len(),
+                    dirty: l.queue.len(),
                     in_flight: l.in_flight,
                     valid_fraction: l.valid as f32 / live,
                     converged_fraction: l.converged as f32 / live,
@@ -408,17 +416,17 @@ impl ProbeManager {
         hash_words(&words)
     }
 
-    /// Takes the queued probe uploads that fit in the per-frame byte budget.
-    pub fn take_uploads(&mut self) -> Vec<ProbeUpload> {
+    /// Moves the queued probe uploads that fit in the per-frame byte budget into `out` (cleared first; the
+    /// caller keeps the buffer from frame to frame).
+    pub fn take_uploads(&mut self, out: &mut Vec<ProbeUpload>) {
+        out.clear();
         let max = self.config.upload_budget_bytes / GPU_PROBE_BYTES;
-        let mut out = Vec::with_capacity(max.min(self.uploads.len()));
         while out.len() < max {
             let Some((l, s)) = self.uploads.pop_front() else { break };
             let level = &mut self.levels[l as usize];
             level.slots[s as usize].upload_queued = false;
             out.push(ProbeUpload { level: l, slot: s, probe: level.gpu[s as usize] });
         }
-        out
     }
 
     /// The per-frame step: `edited` are the world boxes whose voxels were edited since the last step. Never
@@ -427,12 +435,11 @@ impl ProbeManager {
         self.frame += 1;
         let mut report = StepReport::default();
         self.pool.try_drain(&mut self.results);
-        let results = std::mem::take(&mut self.results);
-        for r in &results {
-            self.apply_result(r, &mut report);
+        for batch in std::mem::take(&mut self.results) {
+            for r in &batch {
+                self.apply_result(r, &mut report);
+            }
         }
-        self.results = results;
-        self.results.clear();
         if let Some(d) = self.disk.as_mut() {
             d.poll(&mut self.loaded);
         }
@@ -440,8 +447,9 @@ impl ProbeManager {
             self.apply_loaded(loaded);
         }
         for b in edited {
-            report.dirtied += self.invalidate(b);
+            self.invalidate(b);
         }
+        report.dirtied = self.mark_dirty(self.config.dirty_visits_per_frame);
         let mut content_memo: FxHashMap<RegionKey, u64> = FxHashMap::default();
         for l in 0..self.levels.len() {
             report.entered += self.shift_level(l, camera, grid, &mut content_memo);
@@ -531,7 +539,7 @@ impl ProbeManager {
         s.stamp = s.stamp.wrapping_add(1);
         let d = s.coord - level.topo.anchor;
         let dist2 = (d.x * d.x + d.y * d.y + d.z * d.z) as u32;
-        level.heap.push(Reverse((work_priority(class, s.updates, dist2, slot as u32), s.stamp)));
+        level.queue.push(class, s.updates, dist2, slot as u32, s.stamp);
     }
 
     fn set_payload(&mut self, l: usize, slot: usize, p: ProbePayload) {
@@ -582,7 +590,7 @@ impl ProbeManager {
         self.set_payload_packed(l, slot, new, r.gpu);
         report.applied += 1;
         self.stats.probe_updates += 1;
-        self.stats.rays_traced += u64::from(r.update.rays);
+        self.stats.rays_traced += u64::from(r.rays);
         if pending || (new.usable() && new.confidence < self.config.converged_confidence) {
             self.push_work(l, slot, 0);
         }
@@ -715,7 +723,7 @@ impl ProbeManager {
                         self.levels[l].stats.recycles += 1;
                     }
                 }
-                self.set_payload(l, slot, ProbePayload::default());
+                self.set_payload_packed(l, slot, ProbePayload::default(), self.empty_gpu);
                 entering
                     .entry(RegionKey { level: l as u32, coord: g.div_euclid(IVec3::splat(r)) })
                     .or_default()
@@ -762,26 +770,71 @@ impl ProbeManager {
         count
     }
 
-    /// Dirties every probe whose trace range reaches `b`, on every level, and drops their regions' cached data.
-    fn invalidate(&mut self, b: &Aabb) -> usize {
+    /// Edits whose probes are still being marked dirty.
+    pub fn pending_invalidations(&self) -> usize {
+        self.pending_dirty.len()
+    }
+
+    /// An edit of the voxels in `b`: drops the cached data of every region whose probes can reach it (memory and
+    /// disk) at once, and queues the marking of those probes as dirty, finest level first (see `mark_dirty`).
+    fn invalidate(&mut self, b: &Aabb) {
         if b.is_empty() {
-            return 0;
+            return;
         }
         let r = self.config.region_probes as i32;
-        let mut dirtied = 0;
         let mut doomed: Vec<RegionKey> = Vec::new();
         for l in 0..self.levels.len() {
-            let topo = self.levels[l].topo;
             if !self.levels[l].initialised {
                 continue;
             }
+            let spacing = self.levels[l].topo.spacing;
             let range = self.config.trace_range(l as u32);
-            // Probes whose centre lies within `range` (Euclidean) of the box: first the bounding box of that
-            // set in probe coordinates, then the exact distance.
-            let lo = ((b.min - range) / topo.spacing - 0.5).ceil().as_ivec3();
-            let hi = ((b.max + range) / topo.spacing - 0.5).floor().as_ivec3() + 1;
+            // The bounding box, in probe coordinates, of the probe centres within `range` of the box.
+            let lo = ((b.min - range) / spacing - 0.5).ceil().as_ivec3();
+            let hi = ((b.max + range) / spacing - 0.5).floor().as_ivec3() + 1;
             let reach = ProbeBox { lo, hi };
-            for g in reach.intersect(&topo.bounds()).iter() {
+            if reach.is_empty() {
+                continue;
+            }
+            let rlo = lo.div_euclid(IVec3::splat(r));
+            let rhi = (hi - 1).div_euclid(IVec3::splat(r)) + 1;
+            for c in (ProbeBox { lo: rlo, hi: rhi }).iter() {
+                let key = RegionKey { level: l as u32, coord: c };
+                self.memory.remove(key);
+                doomed.push(key);
+            }
+            self.pending_dirty.push_back(PendingDirty { level: l, b: *b, range, reach, next: 0 });
+        }
+        if let (Some(d), false) = (&self.disk, doomed.is_empty()) {
+            d.invalidate(doomed);
+        }
+    }
+
+    /// Marks dirty the probes of pending edits, examining at most `visits` probe coordinates; returns how many
+    /// probes were dirtied. A probe is dirtied when its centre lies within its level's trace range of the box
+    /// (Euclidean distance); one in flight has its result dropped and is traced again.
+    fn mark_dirty(&mut self, mut visits: usize) -> usize {
+        let mut dirtied = 0;
+        while visits > 0 {
+            let Some(job) = self.pending_dirty.front_mut() else { break };
+            let (l, b, range, reach) = (job.level, job.b, job.range, job.reach);
+            let total = reach.volume();
+            let d = reach.hi - reach.lo;
+            let start = job.next;
+            let end = (start + visits).min(total);
+            job.next = end;
+            visits -= end - start;
+            if end == total {
+                self.pending_dirty.pop_front();
+            }
+            let topo = self.levels[l].topo;
+            let bounds = topo.bounds();
+            for i in start..end {
+                let i = i as i32;
+                let g = reach.lo + IVec3::new(i % d.x, (i / d.x) % d.y, i / (d.x * d.y));
+                if !bounds.contains(g) {
+                    continue;
+                }
                 let p = topo.position(g);
                 if (p - p.clamp(b.min, b.max)).length() > range {
                     continue;
@@ -798,16 +851,6 @@ impl ProbeManager {
                 dirtied += 1;
                 self.push_work(l, slot, 0);
             }
-            let rlo = lo.div_euclid(IVec3::splat(r));
-            let rhi = (hi - 1).div_euclid(IVec3::splat(r)) + 1;
-            for c in (ProbeBox { lo: rlo, hi: rhi }).iter() {
-                let key = RegionKey { level: l as u32, coord: c };
-                self.memory.remove(key);
-                doomed.push(key);
-            }
-        }
-        if let (Some(d), false) = (&self.disk, doomed.is_empty()) {
-            d.invalidate(doomed);
         }
         dirtied
     }
@@ -841,8 +884,7 @@ impl ProbeManager {
             let spacing = self.levels[l].topo.spacing;
             let mut taken = 0;
             while taken < budget {
-                let Some(Reverse((priority, stamp))) = self.levels[l].heap.pop() else { break };
-                let slot = (priority & 0xFFFF_FFFF) as u32;
+                let Some((slot, stamp)) = self.levels[l].queue.pop() else { break };
                 let level = &mut self.levels[l];
                 let s = &mut level.slots[slot as usize];
                 if s.stamp != stamp || s.queued_class == NOT_QUEUED || s.in_flight || !s.assigned || s.awaiting_disk {
@@ -878,25 +920,43 @@ impl ProbeManager {
     /// Copies a slice of one level into the next irradiance snapshot; swaps it in when the level is complete.
     fn build_irradiance(&mut self) {
         let per_frame = self.config.irradiance_slots_per_frame.max(1);
-        let (l, mut snap, start) = match self.building.take() {
+        let (l, mut snap) = match self.building.take() {
             Some(b) => b,
             None => {
                 let l = (self.frame as usize) % self.levels.len();
-                (l, LevelIrradiance::empty(self.levels[l].topo), 0)
+                let topo = self.levels[l].topo;
+                // Reuse a retired copy that no worker holds any more.
+                let reusable = self.retired.iter().position(|a| Arc::strong_count(a) == 1);
+                let snap = match reusable.map(|i| self.retired.swap_remove(i)).and_then(|a| Arc::try_unwrap(a).ok()) {
+                    Some(mut s) => {
+                        s.reset(topo);
+                        s
+                    }
+                    None => LevelIrradiance::empty(topo),
+                };
+                (l, snap)
             }
         };
         let level = &self.levels[l];
-        let end = (start + per_frame).min(level.topo.len());
-        snap.copy_from(start..end, |i| level.slots[i].coord, &level.payloads);
-        if end == level.topo.len() {
+        snap.copy_next(per_frame, |i| level.slots[i].coord, &level.payloads);
+        if snap.len() == level.topo.len() {
             snap.topo = level.topo;
             let mut irr = (*self.irradiance).clone();
-            irr.levels[l] = Arc::new(snap);
+            let old = std::mem::replace(&mut irr.levels[l], Arc::new(snap));
+            if self.retired.len() < 4 {
+                self.retired.push(old);
+            }
             self.irradiance = Arc::new(irr);
         } else {
-            self.building = Some((l, snap, end));
+            self.building = Some((l, snap));
         }
     }
+}
+
+/// Largest squared distance (in probes) from a level's anchor to one of its probes.
+fn max_dist2(dims: UVec3) -> u32 {
+    let h = dims / 2 + 1;
+    h.x * h.x + h.y * h.y + h.z * h.z
 }
 
 fn local_index(g: IVec3, r: i32) -> usize {

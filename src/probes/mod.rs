@@ -14,6 +14,7 @@ pub mod irradiance;
 pub mod manager;
 pub mod octa;
 pub mod payload;
+pub mod queue;
 pub mod reference;
 pub mod sh;
 pub mod tracer;

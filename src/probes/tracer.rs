@@ -53,8 +53,8 @@ pub struct TraceResult {
     pub generation: u64,
     /// The job's update index.
     pub update_index: u32,
-    /// What the rays saw.
-    pub update: UpdateResult,
+    /// Rays traced.
+    pub rays: u32,
     /// `previous` with the update blended in (STALE and IN_FLIGHT cleared).
     pub payload: ProbePayload,
     /// `payload` packed for the GPU.
@@ -70,7 +70,7 @@ pub fn run_job(grid: &VoxelGrid, indirect: &dyn IrradianceSource, job: &TraceJob
         key: job.key,
         generation: job.generation,
         update_index: job.update_index,
-        update,
+        rays: update.rays,
         payload,
         gpu: GpuProbe::pack(&payload),
     }
@@ -125,7 +125,7 @@ pub fn trace_probe(grid: &VoxelGrid, indirect: &dyn IrradianceSource, job: &Trac
 }
 
 /// Jobs per work item inside a batch (amortises scheduling and channel traffic).
-const JOBS_PER_TASK: usize = 16;
+const JOBS_PER_TASK: usize = 64;
 
 /// A pool of tracer threads with a result channel.
 pub struct TracePool {
@@ -175,23 +175,22 @@ impl TracePool {
         });
     }
 
-    /// Moves every finished result into `out` without waiting.
-    pub fn try_drain(&self, out: &mut Vec<TraceResult>) {
-        let before = out.len();
+    /// Moves every finished batch of results into `out` without waiting.
+    pub fn try_drain(&self, out: &mut Vec<Vec<TraceResult>>) {
         for batch in self.rx.try_iter() {
-            out.extend(batch);
+            self.in_flight.fetch_sub(batch.len(), Ordering::AcqRel);
+            out.push(batch);
         }
-        self.in_flight.fetch_sub(out.len() - before, Ordering::AcqRel);
     }
 
     /// Waits until every submitted job has finished and moves the results into `out` (headless lockstep runs
     /// only; the viewer never calls this).
-    pub fn wait_all(&self, out: &mut Vec<TraceResult>) {
+    pub fn wait_all(&self, out: &mut Vec<Vec<TraceResult>>) {
         while self.in_flight() > 0 {
             match self.rx.recv() {
                 Ok(batch) => {
                     self.in_flight.fetch_sub(batch.len(), Ordering::AcqRel);
-                    out.extend(batch);
+                    out.push(batch);
                 }
                 Err(_) => break,
             }
