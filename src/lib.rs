@@ -1,14 +1,18 @@
 //! lumon: a desktop viewer for streamed voxel worlds lit by world-space clipmap probes.
 //!
-//! Data flow (see `ARCHITECTURE` in the README): a world file and its timeline feed an in-process
+//! Data flow (see the README and `ARCHITECTURE.md`): a world file and its timeline feed an in-process
 //! [`streaming`] server; the streaming client pulls snapshots and deltas for the regions around the camera and
-//! turns them into scene changes with boxes. Every module here except the renderer is pure CPU code.
+//! turns them into scene changes with boxes; the [`voxel`] world applies them (rebuilding only touched bricks)
+//! and reports the edited boxes; the [`probes`] manager keeps camera-centred clipmap levels of irradiance
+//! probes, traces them on a thread pool, caches them in memory and on disk, and hands out upload lists. Every
+//! module here is pure CPU code; the renderer comes next.
 //!
 //! - [`geom`]: boxes and placement transforms.
 //! - [`hash`]: deterministic hashing and random numbers.
 //! - [`streaming`]: the region streaming model (types, cursors, server, client).
 //! - [`world`]: world files, assets, terrain, scatter, timelines, sample worlds.
-//! - [`probes`]: probe payload math (SH L1, octahedral AO), CPU trace jobs, reference integrator.
+//! - [`probes`]: probe payload math, CPU trace jobs, reference integrator, clipmap topology and the manager
+//!   (scheduling, region caches, disk persistence, invalidation).
 //! - [`voxel`]: the voxel world (bricks, edits from scene changes, DDA traversal, light at a hit).
 //! - [`bench`]: headless runs of the CPU pipeline along camera paths (`lumon bench --no-gpu`).
 //! - [`stream_run`]: the `lumon stream` runner (timeline in simulated time, JSON lines).

@@ -182,3 +182,88 @@ fn an_expired_cursor_is_reported_with_the_oldest_position() {
         &["has expired", &old, "oldest retained position"],
     );
 }
+
+#[test]
+fn bench_writes_a_report_with_every_field() {
+    let dir = std::env::temp_dir().join(format!("lumon-cli-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("report.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/paths/valley-loop.json");
+    ok(&[
+        "bench",
+        "--no-gpu",
+        "--world",
+        "cornell",
+        "--frames",
+        "8",
+        "--threads",
+        "1",
+        "--no-disk-cache",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    for key in [
+        "world",
+        "frames",
+        "threads",
+        "rays_traced",
+        "rays_per_second",
+        "probe_updates",
+        "gi_cpu_ms",
+        "converge_l0_frames",
+        "converge_l0_s",
+        "levels",
+        "cache",
+        "payload_hash",
+    ] {
+        assert!(r.get(key).is_some(), "report lacks {key}: {r}");
+    }
+    for key in ["p50", "p95", "max"] {
+        assert!(r["gi_cpu_ms"][key].is_number());
+    }
+    for key in ["hits", "misses", "evictions", "recycles", "bytes"] {
+        assert!(r["cache"]["memory"][key].is_number(), "memory cache lacks {key}");
+    }
+    assert!(r["cache"]["disk"].is_null(), "no disk cache was asked for");
+    assert_eq!(r["levels"].as_array().unwrap().len(), 4);
+    assert!(r["rays_traced"].as_u64().unwrap() > 0);
+    // A path file works too, and the disk cache reports its counters.
+    let cache = dir.join("cache");
+    ok(&[
+        "bench",
+        "--no-gpu",
+        "--world",
+        "valley",
+        "--frames",
+        "3",
+        "--path",
+        path,
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    for key in ["hits", "misses", "writes", "corrupt", "bytes"] {
+        assert!(r["cache"]["disk"][key].is_number(), "disk cache lacks {key}: {r}");
+    }
+}
+
+#[test]
+fn bench_rejects_bad_input_clearly() {
+    let dir = std::env::temp_dir().join(format!("lumon-cli-bench-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("r.json");
+    let o = out.to_str().unwrap();
+    fails(&["bench", "--world", "cornell", "--out", o], &["--no-gpu"]);
+    let bad = dir.join("path.json");
+    std::fs::write(&bad, r#"{"keyframes": [{"t": 1, "position": [0, 1, 0], "yaw": 0, "pitch": 0}, {"t": 0.5, "position": [0, 1, 0], "yaw": 0, "pitch": 0}]}"#).unwrap();
+    fails(
+        &["bench", "--no-gpu", "--world", "cornell", "--path", bad.to_str().unwrap(), "--out", o],
+        &["path.json", "keyframes[1]", "increase"],
+    );
+    std::fs::write(&bad, "{ \"keyframes\": [ }").unwrap();
+    fails(&["bench", "--no-gpu", "--world", "cornell", "--path", bad.to_str().unwrap(), "--out", o], &["path.json:1:"]);
+    fails(&["bench", "--no-gpu", "--world", "cornell", "--threads", "0", "--out", o], &["--threads"]);
+}

@@ -80,10 +80,8 @@ fn brute_force(w: &World, grid: &VoxelGrid, placements: &[Arc<Placement>]) -> Ve
                 for (p, m) in ps.iter().zip(&inv) {
                     let a = &w.assets[&p.asset_id];
                     let local = m.transform_point3(c);
-                    if a.bounds.min.cmple(local).all() && local.cmple(a.bounds.max).all() {
-                        if let Some(_) = a.sample(local) {
-                            solid = true;
-                        }
+                    if a.bounds.min.cmple(local).all() && local.cmple(a.bounds.max).all() && a.sample(local).is_some() {
+                        solid = true;
                     }
                 }
                 out[(x + d.x * (y + d.y * z)) as usize] = solid && inside_world;

@@ -655,118 +655,108 @@ impl ProbeManager {
             return 0;
         }
         let new = self.levels[l].topo.bounds();
-        // Save the probes that leave, grouped by region, into the memory cache.
-        let mut leaving: FxHashMap<RegionKey, Vec<(IVec3, usize)>> = FxHashMap::default();
+        // Save the probes that leave into their regions' memory-cache entries, region block by region block.
         for b in old.subtract(&new) {
-            for g in b.iter() {
-                let slot = self.levels[l].topo.slot(g);
-                let s = &self.levels[l].slots[slot];
-                let p = &self.levels[l].payloads[slot];
-                if s.assigned && s.coord == g && (p.usable() || p.flags & flags::DISABLED != 0) {
-                    leaving
-                        .entry(RegionKey { level: l as u32, coord: g.div_euclid(IVec3::splat(r)) })
-                        .or_default()
-                        .push((g, slot));
+            for (coord, block) in region_blocks(b, r) {
+                let key = RegionKey { level: l as u32, coord };
+                let level = &self.levels[l];
+                let items: Vec<(usize, ProbePayload, u32)> = block
+                    .iter()
+                    .filter_map(|g| {
+                        let slot = level.topo.slot(g);
+                        let (s, p) = (&level.slots[slot], &level.payloads[slot]);
+                        (s.assigned && s.coord == g && (p.usable() || p.flags & flags::DISABLED != 0))
+                            .then(|| (local_index(g, r), without_transient(*p), s.updates))
+                    })
+                    .collect();
+                if items.is_empty() {
+                    continue;
+                }
+                let content = *memo.entry(key).or_insert_with(|| region_content(&self.config, grid, key));
+                if self.memory.content_of(key).is_some_and(|c| c != content) {
+                    self.memory.remove(key);
+                }
+                let frame = self.frame;
+                let evicted = self.memory.upsert(
+                    key,
+                    || RegionData::empty(r as u32, content),
+                    |d| {
+                        for (i, p, u) in &items {
+                            d.payloads[*i] = *p;
+                            d.updates[*i] = *u;
+                        }
+                        d.last_updated = frame;
+                    },
+                );
+                for (k, d) in evicted {
+                    self.levels[k.level as usize].stats.evictions += 1;
+                    self.store(k, d);
                 }
             }
         }
-        let mut keys: Vec<RegionKey> = leaving.keys().copied().collect();
-        keys.sort();
-        for key in keys {
-            let content = *memo.entry(key).or_insert_with(|| region_content(&self.config, grid, key));
-            if self.memory.content_of(key).is_some_and(|c| c != content) {
-                self.memory.remove(key);
-            }
-            let probes = &leaving[&key];
-            let level = &self.levels[l];
-            let items: Vec<(usize, ProbePayload, u32)> = probes
-                .iter()
-                .map(|(g, slot)| {
-                    (local_index(*g, r), without_transient(level.payloads[*slot]), level.slots[*slot].updates)
-                })
-                .collect();
-            let frame = self.frame;
-            let evicted = self.memory.upsert(
-                key,
-                || RegionData::empty(r as u32, content),
-                |d| {
-                    for (i, p, u) in &items {
-                        d.payloads[*i] = *p;
-                        d.updates[*i] = *u;
-                    }
-                    d.last_updated = frame;
-                },
-            );
-            for (k, d) in evicted {
-                self.levels[k.level as usize].stats.evictions += 1;
-                self.store(k, d);
-            }
-        }
-        // Recycle slots for the probes that enter; group them by region for the cache lookup.
-        let mut entering: FxHashMap<RegionKey, Vec<(u32, IVec3)>> = FxHashMap::default();
+        // Recycle the slots of the probes that enter, then look their regions up, block by block.
         let mut count = 0usize;
+        let mut slots: Vec<(u32, IVec3)> = Vec::new();
         for b in &entered {
-            for g in b.iter() {
-                let slot = self.levels[l].topo.slot(g);
-                {
-                    let s = &mut self.levels[l].slots[slot];
-                    let was_assigned = s.assigned;
-                    s.coord = g;
-                    s.generation = s.generation.wrapping_add(1);
-                    s.updates = 0;
-                    s.assigned = true;
-                    s.pending = false;
-                    s.awaiting_disk = false;
-                    s.queued_class = NOT_QUEUED;
-                    s.stamp = s.stamp.wrapping_add(1);
-                    if was_assigned {
-                        self.levels[l].stats.recycles += 1;
+            for (coord, block) in region_blocks(*b, r) {
+                slots.clear();
+                for g in block.iter() {
+                    let level = &mut self.levels[l];
+                    let slot = level.topo.slot(g);
+                    let s = &mut level.slots[slot];
+                    if s.assigned {
+                        level.stats.recycles += 1;
                     }
+                    *s = Slot {
+                        coord: g,
+                        generation: s.generation.wrapping_add(1),
+                        stamp: s.stamp.wrapping_add(1),
+                        assigned: true,
+                        in_flight: s.in_flight,
+                        upload_queued: s.upload_queued,
+                        ..Slot::default()
+                    };
+                    self.set_payload_packed(l, slot, ProbePayload::default(), self.empty_gpu);
+                    slots.push((slot as u32, g));
                 }
-                self.set_payload_packed(l, slot, ProbePayload::default(), self.empty_gpu);
-                entering
-                    .entry(RegionKey { level: l as u32, coord: g.div_euclid(IVec3::splat(r)) })
-                    .or_default()
-                    .push((slot as u32, g));
-                count += 1;
+                count += slots.len();
+                let key = RegionKey { level: l as u32, coord };
+                let content = *memo.entry(key).or_insert_with(|| region_content(&self.config, grid, key));
+                let hit = self.memory.get(key, content).map(|d| {
+                    slots
+                        .iter()
+                        .map(|(_, g)| (d.payloads[local_index(*g, r)], d.updates[local_index(*g, r)]))
+                        .collect::<Vec<_>>()
+                });
+                match hit {
+                    Some(cached) => {
+                        self.levels[l].stats.hits += 1;
+                        for ((slot, _), c) in slots.iter().zip(cached) {
+                            self.use_cached_or_queue(l, *slot as usize, Some(c));
+                        }
+                    }
+                    None => match self.disk.as_mut() {
+                        Some(disk) if !disk.stats().disabled => {
+                            let list = self.awaiting.entry(key).or_default();
+                            if list.is_empty() {
+                                disk.request(key, content);
+                            }
+                            for (slot, g) in &slots {
+                                self.levels[l].slots[*slot as usize].awaiting_disk = true;
+                                list.push((*slot, *g));
+                            }
+                        }
+                        _ => {
+                            self.levels[l].stats.misses += 1;
+                            for (slot, _) in &slots {
+                                self.push_work(l, *slot as usize, 0);
+                            }
+                        }
+                    },
+                }
             }
         }
         self.memory.count_recycle(count as u64);
-        let mut keys: Vec<RegionKey> = entering.keys().copied().collect();
-        keys.sort();
-        for key in keys {
-            let probes = entering.remove(&key).unwrap_or_default();
-            let content = *memo.entry(key).or_insert_with(|| region_content(&self.config, grid, key));
-            let hit = self.memory.get(key, content).map(|d| {
-                probes
-                    .iter()
-                    .map(|(_, g)| (d.payloads[local_index(*g, r)], d.updates[local_index(*g, r)]))
-                    .collect::<Vec<_>>()
-            });
-            match hit {
-                Some(cached) => {
-                    self.levels[l].stats.hits += 1;
-                    for ((slot, _), c) in probes.into_iter().zip(cached) {
-                        self.use_cached_or_queue(l, slot as usize, Some(c));
-                    }
-                }
-                None => match self.disk.as_mut() {
-                    Some(disk) if !disk.stats().disabled => {
-                        disk.request(key, content);
-                        for (slot, _) in &probes {
-                            self.levels[l].slots[*slot as usize].awaiting_disk = true;
-                        }
-                        self.awaiting.entry(key).or_default().extend(probes);
-                    }
-                    _ => {
-                        self.levels[l].stats.misses += 1;
-                        for (slot, _) in probes {
-                            self.push_work(l, slot as usize, 0);
-                        }
-                    }
-                },
-            }
-        }
         count
     }
 
@@ -957,6 +947,17 @@ impl ProbeManager {
 fn max_dist2(dims: UVec3) -> u32 {
     let h = dims / 2 + 1;
     h.x * h.x + h.y * h.y + h.z * h.z
+}
+
+/// Splits a box along the region grid (`r` probes per region): each region's part, in a fixed order.
+fn region_blocks(b: ProbeBox, r: i32) -> impl Iterator<Item = (IVec3, ProbeBox)> {
+    let lo = b.lo.div_euclid(IVec3::splat(r));
+    let hi = (b.hi - 1).div_euclid(IVec3::splat(r)) + 1;
+    let regions = if b.is_empty() { ProbeBox { lo, hi: lo } } else { ProbeBox { lo, hi } };
+    regions.iter().collect::<Vec<_>>().into_iter().map(move |c| {
+        let cell = ProbeBox { lo: c * r, hi: (c + 1) * r };
+        (c, cell.intersect(&b))
+    })
 }
 
 fn local_index(g: IVec3, r: i32) -> usize {

@@ -1,10 +1,16 @@
-//! World-space irradiance probes: payload math and CPU tracing (the clipmap manager builds on these).
+//! World-space irradiance probes (`spec/probes.md`): payload math, CPU tracing and the clipmap manager.
 //!
 //! - [`sh`]: L1 spherical harmonics, irradiance evaluation with deringing (never negative).
 //! - [`octa`]: octahedral encoding of ShortRangeAO directions.
 //! - [`payload`]: a probe's payload, integrating one update's rays, blending with hysteresis.
 //! - [`tracer`]: deterministic ray sets, `trace_probe`, and the non-blocking thread pool.
 //! - [`reference`]: many-ray, multi-bounce reference irradiance (ground truth for comparisons).
+//! - [`clipmap`]: levels, snapping, ring addressing, level choice and blend weights.
+//! - [`queue`]: the deterministic per-level work queue.
+//! - [`cache`]: probe regions and the LRU memory cache; [`disk`]: the persistent cache on an IO thread.
+//! - [`irradiance`]: the read-only irradiance snapshot traces sample for multi-bounce.
+//! - [`gpu`]: the 32-byte GPU record of a probe.
+//! - [`manager`]: the per-frame step the render thread calls.
 
 pub mod cache;
 pub mod clipmap;

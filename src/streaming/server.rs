@@ -335,7 +335,8 @@ impl StreamServer {
 
     /// Net effect of `(from, to]` on the regions that pass `keep`, canonical order.
     fn delta(&self, from: Cursor, to: Cursor, keep: impl Fn(RegionId) -> bool) -> BTreeMap<RegionId, RegionDelta> {
-        let mut net: FxHashMap<&str, (Option<&Arc<Placement>>, Option<&Arc<Placement>>)> = FxHashMap::default();
+        // Per touched id: its value at `from` (first `before`) and at `to` (last `after`).
+        let mut net: FxHashMap<&str, NetChange<'_>> = FxHashMap::default();
         for commit in self.commits_between(from.seq, to.seq) {
             for c in commit {
                 net.entry(c.id.as_str()).or_insert((c.before.as_ref(), None)).1 = c.after.as_ref();
@@ -382,6 +383,9 @@ impl StreamServer {
         set
     }
 }
+
+/// A placement's value at the start and at the end of a span (`None` = absent).
+type NetChange<'a> = (Option<&'a Arc<Placement>>, Option<&'a Arc<Placement>>);
 
 fn empty_delta(region: RegionId, from: Cursor, to: Cursor) -> RegionDelta {
     RegionDelta {
