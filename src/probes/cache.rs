@@ -7,12 +7,11 @@
 //! LRU with a byte cap: inserting past the cap evicts least-recently-used regions (handed back to the caller,
 //! who may persist them).
 
-use std::collections::BTreeMap;
-
 use glam::IVec3;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use super::lru::LruOrder;
 use super::payload::{ProbePayload, LAYOUT_VERSION};
 
 /// Identifies a region of one level. Ordered by level, then z, y, x.
@@ -103,22 +102,15 @@ pub struct MemoryCacheStats {
 /// LRU cache of regions with a byte cap.
 pub struct MemoryCache {
     cap: usize,
-    tick: u64,
-    entries: FxHashMap<RegionKey, (u64, RegionData)>,
-    order: BTreeMap<u64, RegionKey>,
+    entries: FxHashMap<RegionKey, RegionData>,
+    lru: LruOrder<RegionKey>,
     stats: MemoryCacheStats,
 }
 
 impl MemoryCache {
     /// A cache holding at most `cap` bytes.
     pub fn new(cap: usize) -> Self {
-        MemoryCache {
-            cap,
-            tick: 0,
-            entries: FxHashMap::default(),
-            order: BTreeMap::new(),
-            stats: MemoryCacheStats::default(),
-        }
+        MemoryCache { cap, entries: FxHashMap::default(), lru: LruOrder::default(), stats: MemoryCacheStats::default() }
     }
 
     /// The byte cap.
@@ -136,23 +128,14 @@ impl MemoryCache {
         self.stats.recycles += n;
     }
 
-    fn touch(&mut self, key: RegionKey) {
-        if let Some((t, _)) = self.entries.get_mut(&key) {
-            self.order.remove(t);
-            self.tick += 1;
-            *t = self.tick;
-            self.order.insert(self.tick, key);
-        }
-    }
-
     /// The entry for `key` if its content version matches (a mismatching entry is dropped). Counts a hit or a
     /// miss.
     pub fn get(&mut self, key: RegionKey, content: u64) -> Option<&RegionData> {
         match self.entries.get(&key) {
-            Some((_, d)) if d.content == content && d.layout == LAYOUT_VERSION => {
+            Some(d) if d.content == content && d.layout == LAYOUT_VERSION => {
                 self.stats.hits += 1;
-                self.touch(key);
-                self.entries.get(&key).map(|(_, d)| d)
+                self.lru.touch(&key);
+                self.entries.get(&key)
             }
             Some(_) => {
                 self.stats.misses += 1;
@@ -168,7 +151,7 @@ impl MemoryCache {
 
     /// The content version of an entry, without counting or touching it.
     pub fn content_of(&self, key: RegionKey) -> Option<u64> {
-        self.entries.get(&key).map(|(_, d)| d.content)
+        self.entries.get(&key).map(|d| d.content)
     }
 
     /// True when an entry exists (any version), without counting.
@@ -187,13 +170,10 @@ impl MemoryCache {
         if !self.entries.contains_key(&key) {
             let d = make();
             self.stats.bytes += d.bytes();
-            self.tick += 1;
-            self.order.insert(self.tick, key);
-            self.entries.insert(key, (self.tick, d));
-        } else {
-            self.touch(key);
+            self.entries.insert(key, d);
         }
-        if let Some((_, d)) = self.entries.get_mut(&key) {
+        self.lru.touch(&key);
+        if let Some(d) = self.entries.get_mut(&key) {
             let before = d.bytes();
             f(d);
             self.stats.bytes = self.stats.bytes + d.bytes() - before;
@@ -203,8 +183,8 @@ impl MemoryCache {
 
     /// Removes an entry.
     pub fn remove(&mut self, key: RegionKey) -> Option<RegionData> {
-        let (t, d) = self.entries.remove(&key)?;
-        self.order.remove(&t);
+        let d = self.entries.remove(&key)?;
+        self.lru.remove(&key);
         self.stats.bytes -= d.bytes();
         self.stats.regions = self.entries.len();
         Some(d)
@@ -221,10 +201,10 @@ impl MemoryCache {
 
     /// Every entry (for a final flush).
     pub fn drain(&mut self) -> Vec<(RegionKey, RegionData)> {
-        self.order.clear();
+        self.lru.clear();
         self.stats.bytes = 0;
         self.stats.regions = 0;
-        let mut v: Vec<(RegionKey, RegionData)> = self.entries.drain().map(|(k, (_, d))| (k, d)).collect();
+        let mut v: Vec<(RegionKey, RegionData)> = self.entries.drain().collect();
         v.sort_by_key(|(k, _)| *k);
         v
     }
@@ -232,8 +212,8 @@ impl MemoryCache {
     fn enforce_cap(&mut self) -> Vec<(RegionKey, RegionData)> {
         let mut out = Vec::new();
         while self.stats.bytes > self.cap {
-            let Some((_, key)) = self.order.pop_first() else { break };
-            if let Some((_, d)) = self.entries.remove(&key) {
+            let Some(key) = self.lru.pop_oldest() else { break };
+            if let Some(d) = self.entries.remove(&key) {
                 self.stats.bytes -= d.bytes();
                 self.stats.evictions += 1;
                 out.push((key, d));

@@ -9,7 +9,6 @@
 //! seeded from file times at start). A folder that cannot be created or written gives one warning and the run
 //! carries on without persistence.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +21,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::cache::{RegionData, RegionKey};
+use super::lru::LruOrder;
 use super::payload::{ProbePayload, LAYOUT_VERSION};
 use super::sh::ShL1;
 use crate::hash::hash_bytes;
@@ -210,9 +210,9 @@ struct Io {
     config: DiskConfig,
     stats: Arc<Mutex<DiskStats>>,
     ready: bool,
-    tick: u64,
-    files: FxHashMap<String, (u64, u64)>,
-    lru: BTreeMap<u64, String>,
+    /// File name -> size in bytes.
+    files: FxHashMap<String, u64>,
+    lru: LruOrder<String>,
     warned: bool,
 }
 
@@ -223,9 +223,8 @@ impl Io {
             config,
             stats,
             ready: false,
-            tick: 0,
             files: FxHashMap::default(),
-            lru: BTreeMap::new(),
+            lru: LruOrder::default(),
             warned: false,
         };
         match fs::create_dir_all(&io.folder) {
@@ -271,22 +270,18 @@ impl Io {
         for (_, name, len) in found {
             self.touch(&name, len);
         }
-        let bytes = self.files.values().map(|(l, _)| *l).sum();
+        let bytes = self.files.values().sum();
         self.with_stats(|s| s.bytes = bytes);
     }
 
     fn touch(&mut self, name: &str, len: u64) {
-        if let Some((_, t)) = self.files.get(name) {
-            self.lru.remove(t);
-        }
-        self.tick += 1;
-        self.files.insert(name.to_string(), (len, self.tick));
-        self.lru.insert(self.tick, name.to_string());
+        self.files.insert(name.to_string(), len);
+        self.lru.touch(&name.to_string());
     }
 
     fn forget(&mut self, name: &str) {
-        if let Some((len, t)) = self.files.remove(name) {
-            self.lru.remove(&t);
+        if let Some(len) = self.files.remove(name) {
+            self.lru.remove(&name.to_string());
             self.with_stats(|s| s.bytes = s.bytes.saturating_sub(len));
         }
         let _ = fs::remove_file(self.folder.join(name));
@@ -307,7 +302,7 @@ impl Io {
             .and_then(|b| decode(&b, key, content, self.config.world_seed, self.config.region_probes));
         match parsed {
             Ok(d) => {
-                let len = self.files.get(&name).map_or(0, |f| f.0);
+                let len = self.files.get(&name).copied().unwrap_or(0);
                 self.touch(&name, len);
                 self.with_stats(|s| s.hits += 1);
                 Some(d)
@@ -361,10 +356,10 @@ impl Io {
     }
 
     fn enforce_cap(&mut self) {
-        let mut total: u64 = self.files.values().map(|(l, _)| *l).sum();
+        let mut total: u64 = self.files.values().sum();
         while total > self.config.cap_bytes {
-            let Some((_, name)) = self.lru.pop_first() else { break };
-            if let Some((len, _)) = self.files.remove(&name) {
+            let Some(name) = self.lru.pop_oldest() else { break };
+            if let Some(len) = self.files.remove(&name) {
                 total -= len;
                 let _ = fs::remove_file(self.folder.join(&name));
                 self.with_stats(|s| s.evictions += 1);

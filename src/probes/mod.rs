@@ -7,7 +7,8 @@
 //! - [`reference`]: many-ray, multi-bounce reference irradiance (ground truth for comparisons).
 //! - [`clipmap`]: levels, snapping, ring addressing, level choice and blend weights.
 //! - [`queue`]: the deterministic per-level work queue.
-//! - [`cache`]: probe regions and the LRU memory cache; [`disk`]: the persistent cache on an IO thread.
+//! - [`cache`]: probe regions and the LRU memory cache; [`disk`]: the persistent cache on an IO thread;
+//!   [`lru`]: the least-recently-used order both keep.
 //! - [`irradiance`]: the read-only irradiance snapshot traces sample for multi-bounce.
 //! - [`gpu`]: the 32-byte GPU record of a probe.
 //! - [`manager`]: the per-frame step the render thread calls.
@@ -17,6 +18,7 @@ pub mod clipmap;
 pub mod disk;
 pub mod gpu;
 pub mod irradiance;
+pub mod lru;
 pub mod manager;
 pub mod octa;
 pub mod payload;
