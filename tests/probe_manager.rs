@@ -223,6 +223,39 @@ fn an_edit_dirties_exactly_the_probes_within_trace_range_on_every_level() {
 }
 
 #[test]
+fn no_probe_is_ever_forgotten_while_results_and_disk_answers_arrive_at_any_time() {
+    let w = world("cornell");
+    // An empty cache: every answer is a miss, so a probe forgotten while waiting for one stays without data.
+    let dir = tempdir("forgotten");
+    let mut vw = VoxelWorld::new(w.clone());
+    vw.load_everything();
+    let grid = vw.snapshot();
+    let disk = DiskCache::open(DiskConfig {
+        dir,
+        cap_bytes: 1 << 30,
+        world_seed: w.seed,
+        world_name: w.name.clone(),
+        spacing: w.probe_spacing,
+        region_probes: 8,
+    });
+    let mut m = ProbeManager::new(small(w.probe_spacing), 2, Some(disk)).unwrap();
+    let mut rng = Rng::new(5);
+    let mut cam = w.main_bookmark().position;
+    for frame in 0..200 {
+        // No waiting: results and disk answers land whenever they land, edits keep coming every frame and the
+        // camera keeps bringing new probes in (new disk requests).
+        cam += Vec3::new(rng.range_f32(0.0, 0.6), 0.0, rng.range_f32(-0.3, 0.3));
+        let p = cam + Vec3::new(rng.range_f32(-2.0, 2.0), rng.range_f32(-1.0, 1.0), rng.range_f32(-2.0, 2.0));
+        let edit = Aabb { min: p, max: p + Vec3::splat(0.3) };
+        m.step(cam, &grid, std::slice::from_ref(&edit));
+        assert_eq!(m.forgotten_probes(), 0, "frame {frame}");
+    }
+    m.wait_idle();
+    m.step(cam, &grid, &[]);
+    assert_eq!(m.forgotten_probes(), 0);
+}
+
+#[test]
 fn recycled_slots_never_show_the_evicted_probe() {
     let w = world("cornell");
     let mut vw = VoxelWorld::new(w.clone());

@@ -384,6 +384,31 @@ impl ProbeManager {
         l.converged as f32 / (l.topo.len() - l.disabled).max(1) as f32
     }
 
+    /// Probes that hold no payload yet and are neither queued (with a live entry in the work queue), nor
+    /// traced, nor waiting for the disk: always 0 unless the bookkeeping lost one. Scans everything; for tests.
+    pub fn forgotten_probes(&self) -> usize {
+        self.levels
+            .iter()
+            .map(|l| {
+                let live: rustc_hash::FxHashSet<(u32, u32)> = l.queue.entries().copied().collect();
+                l.slots
+                    .iter()
+                    .zip(&l.payloads)
+                    .enumerate()
+                    .filter(|(i, (s, p))| {
+                        let queued = s.queued_class != NOT_QUEUED && live.contains(&(*i as u32, s.stamp));
+                        s.assigned
+                            && !p.usable()
+                            && p.flags & flags::DISABLED == 0
+                            && !s.in_flight
+                            && !s.awaiting_disk
+                            && !queued
+                    })
+                    .count()
+            })
+            .sum()
+    }
+
     /// Jobs and disk loads not finished yet.
     pub fn outstanding(&self) -> usize {
         self.pool.in_flight() + self.disk.as_ref().map_or(0, |d| d.pending())
@@ -471,6 +496,7 @@ impl ProbeManager {
             regions.insert(key, d);
         }
         let r = self.config.region_probes as i32;
+        let mut memo: FxHashMap<RegionKey, u64> = FxHashMap::default();
         for li in 0..self.levels.len() {
             let l = &self.levels[li];
             for (slot, s) in l.slots.iter().enumerate() {
@@ -479,7 +505,7 @@ impl ProbeManager {
                     continue;
                 }
                 let key = RegionKey { level: li as u32, coord: s.coord.div_euclid(IVec3::splat(r)) };
-                let content = region_content(&self.config, grid, key);
+                let content = *memo.entry(key).or_insert_with(|| region_content(&self.config, grid, key));
                 let entry = regions.entry(key).or_insert_with(|| RegionData::empty(r as u32, content));
                 if entry.content != content {
                     *entry = RegionData::empty(r as u32, content);
@@ -499,6 +525,14 @@ impl ProbeManager {
         }
         if let Some(d) = self.disk.as_mut() {
             d.sync(&mut self.loaded);
+        }
+    }
+
+    /// Counts regions evicted from the memory cache and writes them to disk (when persistence is on).
+    fn store_evicted(&mut self, evicted: Vec<(RegionKey, RegionData)>) {
+        for (k, d) in evicted {
+            self.levels[k.level as usize].stats.evictions += 1;
+            self.store(k, d);
         }
     }
 
@@ -615,7 +649,8 @@ impl ProbeManager {
             self.use_cached_or_queue(l, slot, cached);
         }
         if let Some(d) = a.data {
-            let _ = self.memory.upsert(a.key, || d, |_| {});
+            let evicted = self.memory.upsert(a.key, || d, |_| {});
+            self.store_evicted(evicted);
         }
     }
 
@@ -688,10 +723,7 @@ impl ProbeManager {
                         d.last_updated = frame;
                     },
                 );
-                for (k, d) in evicted {
-                    self.levels[k.level as usize].stats.evictions += 1;
-                    self.store(k, d);
-                }
+                self.store_evicted(evicted);
             }
         }
         // Recycle the slots of the probes that enter, then look their regions up, block by block.
@@ -877,10 +909,17 @@ impl ProbeManager {
                 let Some((slot, stamp)) = self.levels[l].queue.pop() else { break };
                 let level = &mut self.levels[l];
                 let s = &mut level.slots[slot as usize];
-                if s.stamp != stamp || s.queued_class == NOT_QUEUED || s.in_flight || !s.assigned || s.awaiting_disk {
-                    continue;
+                if s.stamp != stamp || s.queued_class == NOT_QUEUED {
+                    continue; // superseded entry
                 }
                 s.queued_class = NOT_QUEUED;
+                if s.awaiting_disk || !s.assigned {
+                    continue; // the disk answer queues it again (or gives it its payload)
+                }
+                if s.in_flight {
+                    s.pending = true;
+                    continue;
+                }
                 let generation = s.generation;
                 s.in_flight = true;
                 level.in_flight += 1;

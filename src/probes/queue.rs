@@ -77,6 +77,11 @@ impl WorkQueue {
         None
     }
 
+    /// Every queued `(slot, stamp)` entry, in no particular order (consistency checks).
+    pub fn entries(&self) -> impl Iterator<Item = &(u32, u32)> {
+        self.buckets.iter().flatten()
+    }
+
     /// Drops everything.
     pub fn clear(&mut self) {
         for b in &mut self.buckets {
