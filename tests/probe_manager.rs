@@ -318,3 +318,106 @@ fn disk_cache_files_round_trip_and_reject_foreign_keys() {
     assert_eq!(cache.stats().writes, 1);
     assert_eq!(cache.stats().hits, 1);
 }
+
+/// The stream switches `village-night`'s lamp-03 on (timeline t = 5 s): the edit reaches the voxel world as an
+/// edited box, drops the cached regions within trace range in memory and on disk, and the probes next to the
+/// lamp relight within a second (60 lockstep frames).
+#[test]
+fn a_lamp_switched_on_in_the_stream_invalidates_caches_and_relights_within_a_second() {
+    use lumon::probes::cache::RegionKey;
+    use lumon::probes::clipmap::ProbeBox;
+    use lumon::streaming::{ClientConfig, ServerConfig, SimClock, StreamingClient};
+
+    let w = world("village-night");
+    let mut server = w.server(ServerConfig::default(), Arc::new(SimClock::new())).unwrap();
+    let config =
+        ClientConfig { interest_radius: 200.0, leave_margin: 32.0, max_region_loads: 1000, count_bytes: false };
+    let mut client = StreamingClient::new(config, w.grid(), w.asset_bounds());
+    let mut voxels = VoxelWorld::new(w.clone());
+    let mut events = w.timeline.iter().peekable();
+    let mut advance_to = |t: f64, server: &mut lumon::streaming::StreamServer| {
+        while let Some(e) = events.next_if(|e| e.t <= t) {
+            server.commit(e.edits.clone()).unwrap();
+        }
+    };
+    advance_to(1.0, &mut server); // lamp-03 is off from t = 1
+    let lamp = Vec3::new(-3.444, 0.0, 8.315);
+    let home = lamp + Vec3::new(2.0, 2.0, 2.0);
+    let changes = client.update_interest(&server, home).unwrap();
+    let regions: BTreeSet<RegionId> = client.regions().clone();
+    voxels.apply(&changes, &regions);
+    let grid = voxels.snapshot();
+
+    let dir = tempdir("lamp");
+    let disk = DiskCache::open(DiskConfig {
+        dir: dir.clone(),
+        cap_bytes: 1 << 30,
+        world_seed: w.seed,
+        world_name: w.name.clone(),
+        spacing: 1.0,
+        region_probes: 8,
+    });
+    let pc = small(1.0);
+    let mut m = ProbeManager::new(pc.clone(), 2, Some(disk)).unwrap();
+    for _ in 0..40 {
+        m.step(home, &grid, &[]);
+        m.wait_idle();
+    }
+    // The probes around the lamp's head, each facing it: lit only by the night sky and the other lamps.
+    let head = lamp + Vec3::new(0.0, 3.75, 0.0);
+    let around = |m: &ProbeManager| -> f32 {
+        let c = (head / pc.base_spacing - 0.5).round().as_ivec3();
+        let topo = m.topologies()[0];
+        (ProbeBox { lo: c - 2, hi: c + 3 })
+            .iter()
+            .filter_map(|g| {
+                let p = m.probe(0, g).filter(|p| p.usable())?;
+                let n = (head - topo.position(g)).normalize_or_zero();
+                Some(p.sh.irradiance(n).x)
+            })
+            .sum()
+    };
+    let dark = around(&m);
+    m.flush_to_disk(&grid);
+    assert!(!cache_files(&dir).is_empty());
+    // Fly far away: the lamp's probes leave the clipmap into the memory cache.
+    let away = home + Vec3::new(60.0, 0.0, 0.0);
+    for _ in 0..3 {
+        m.step(away, &grid, &[]);
+        m.wait_idle();
+    }
+    let key_of = |level: u32, p: Vec3| {
+        let s = pc.spacing(level);
+        RegionKey { level, coord: (p / s - 0.5).floor().as_ivec3().div_euclid(IVec3::splat(8)) }
+    };
+    let near = key_of(0, head);
+    assert!(m.cached_in_memory(near), "the lamp's region was saved when it left");
+
+    // The stream switches the lamp on.
+    advance_to(5.0, &mut server);
+    let changes = client.pull(&server).unwrap();
+    assert!(changes.iter().any(|c| c.id() == "lamp-03"), "the delta carries the switch");
+    let edit = voxels.apply(&changes, client.regions());
+    assert!(edit.edited.iter().any(|b| b.min.distance(lamp) < 1.0
+        || (b.min.x <= lamp.x && lamp.x <= b.max.x && b.min.z <= lamp.z && lamp.z <= b.max.z)));
+    let grid = voxels.snapshot();
+    m.step(away, &grid, &edit.edited);
+    m.wait_idle();
+    assert!(!m.cached_in_memory(near), "cached data within trace range is dropped from memory");
+    let prefix = format!("L0_{}_{}_{}_", near.coord.x, near.coord.y, near.coord.z);
+    let files: Vec<String> =
+        cache_files(&dir).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert!(!files.iter().any(|f| f.starts_with(&prefix)), "and from disk: {prefix} in {files:?}");
+
+    // Back home: within a second the probes around the lamp see it.
+    let mut lit = 0.0;
+    for _ in 0..60 {
+        m.step(home, &grid, &[]);
+        m.wait_idle();
+        lit = around(&m);
+        if lit > 4.0 * dark.max(1e-3) {
+            return;
+        }
+    }
+    panic!("the lamp did not relight its surroundings within 60 frames: {dark} -> {lit}");
+}

@@ -409,6 +409,11 @@ impl ProbeManager {
             .sum()
     }
 
+    /// True when the memory cache holds an entry for the region (any content version).
+    pub fn cached_in_memory(&self, key: RegionKey) -> bool {
+        self.memory.contains(key)
+    }
+
     /// Jobs and disk loads not finished yet.
     pub fn outstanding(&self) -> usize {
         self.pool.in_flight() + self.disk.as_ref().map_or(0, |d| d.pending())
