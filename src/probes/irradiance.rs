@@ -33,6 +33,17 @@ impl LevelIrradiance {
         LevelIrradiance { topo, coords: Vec::new(), sh: Vec::new(), weight: Vec::new() }
     }
 
+    /// A level with no data yet and room for every slot (no reallocation while it fills).
+    pub fn with_capacity(topo: LevelTopology) -> Self {
+        let n = topo.len();
+        LevelIrradiance {
+            topo,
+            coords: Vec::with_capacity(n),
+            sh: Vec::with_capacity(n),
+            weight: Vec::with_capacity(n),
+        }
+    }
+
     /// Clears the data but keeps the allocations, for the next copy.
     pub fn reset(&mut self, topo: LevelTopology) {
         self.topo = topo;

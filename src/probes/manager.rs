@@ -130,6 +130,10 @@ struct Slot {
     queued_class: u8,
     /// Identifies the live work entry; older entries in the queue are skipped.
     stamp: u32,
+    /// Frame of the last applied update.
+    last_update: u64,
+    /// The slot has an entry in its level's aging queue (at most one per probe).
+    aging_queued: bool,
 }
 
 const NOT_QUEUED: u8 = u8::MAX;
@@ -149,6 +153,8 @@ impl Default for Slot {
             upload_queued: false,
             queued_class: NOT_QUEUED,
             stamp: 0,
+            last_update: 0,
+            aging_queued: false,
         }
     }
 }
@@ -247,7 +253,8 @@ struct Level {
     gpu: Vec<GpuProbe>,
     slots: Vec<Slot>,
     queue: WorkQueue,
-    aging: VecDeque<(u64, u32, u32)>,
+    /// `(due frame, slot, probe)`: when each valid probe may turn stale; one entry per probe at most.
+    aging: VecDeque<(u64, u32, IVec3)>,
     valid: usize,
     converged: usize,
     disabled: usize,
@@ -290,7 +297,7 @@ impl ProbeManager {
                     gpu: vec![GpuProbe::pack(&ProbePayload::default()); n],
                     slots: vec![Slot::default(); n],
                     queue: WorkQueue::new(max_dist2(config.dims)),
-                    aging: VecDeque::new(),
+                    aging: VecDeque::with_capacity(n),
                     valid: 0,
                     converged: 0,
                     disabled: 0,
@@ -300,6 +307,7 @@ impl ProbeManager {
                 }
             })
             .collect::<Vec<_>>();
+        let levels_len_total: usize = levels.iter().map(|l| l.topo.len()).sum();
         let irradiance = Arc::new(ClipmapIrradiance {
             levels: levels.iter().map(|l| Arc::new(LevelIrradiance::empty(l.topo))).collect(),
             band: config.blend_band,
@@ -312,7 +320,7 @@ impl ProbeManager {
             disk,
             awaiting: FxHashMap::default(),
             pending_dirty: VecDeque::new(),
-            uploads: VecDeque::new(),
+            uploads: VecDeque::with_capacity(levels_len_total),
             irradiance,
             building: None,
             retired: Vec::new(),
@@ -622,10 +630,12 @@ impl ProbeManager {
         }
         let new = r.payload;
         s.updates += 1;
-        let generation = s.generation;
+        s.last_update = self.frame;
         let pending = std::mem::take(&mut s.pending);
-        let age = self.config.stale_age_frames << l;
-        level.aging.push_back((self.frame + age, slot as u32, generation));
+        if !s.aging_queued {
+            s.aging_queued = true;
+            level.aging.push_back((self.frame + (self.config.stale_age_frames << l), slot as u32, s.coord));
+        }
         self.set_payload_packed(l, slot, new, r.gpu);
         report.applied += 1;
         self.stats.probe_updates += 1;
@@ -882,19 +892,33 @@ impl ProbeManager {
         dirtied
     }
 
+    /// Turns probes STALE once their last update is older than their level's age, and queues them for the
+    /// spare budget. The queue holds one entry per probe; an entry that comes due for a probe updated since is
+    /// re-armed for its new due frame.
     fn age(&mut self) {
         for l in 0..self.levels.len() {
-            while let Some(&(due, slot, generation)) = self.levels[l].aging.front() {
+            let age = self.config.stale_age_frames << l;
+            while let Some(&(due, slot, coord)) = self.levels[l].aging.front() {
                 if due > self.frame {
                     break;
                 }
                 self.levels[l].aging.pop_front();
                 let slot = slot as usize;
-                let s = self.levels[l].slots[slot];
-                let p = self.levels[l].payloads[slot];
-                if s.generation != generation || s.in_flight || !p.usable() {
+                let level = &mut self.levels[l];
+                let s = &mut level.slots[slot];
+                if s.coord != coord || !s.aging_queued {
+                    continue; // the slot was recycled since
+                }
+                s.aging_queued = false;
+                if s.in_flight || !level.payloads[slot].usable() {
+                    continue; // the next result re-arms it
+                }
+                if s.last_update + age > self.frame {
+                    s.aging_queued = true;
+                    level.aging.push_back((s.last_update + age, slot as u32, coord));
                     continue;
                 }
+                let p = level.payloads[slot];
                 let mut p = p;
                 p.flags |= flags::STALE;
                 self.set_payload(l, slot, p);
@@ -966,7 +990,7 @@ impl ProbeManager {
                         s.reset(topo);
                         s
                     }
-                    None => LevelIrradiance::empty(topo),
+                    None => LevelIrradiance::with_capacity(topo),
                 };
                 (l, snap)
             }
@@ -977,7 +1001,7 @@ impl ProbeManager {
             snap.topo = level.topo;
             let mut irr = (*self.irradiance).clone();
             let old = std::mem::replace(&mut irr.levels[l], Arc::new(snap));
-            if self.retired.len() < 4 {
+            if self.retired.len() < 2 * self.levels.len() {
                 self.retired.push(old);
             }
             self.irradiance = Arc::new(irr);
