@@ -75,7 +75,8 @@ pub struct ProbeConfig {
     pub upload_budget_bytes: usize,
     /// Slots copied into the multi-bounce irradiance snapshot per frame.
     pub irradiance_slots_per_frame: usize,
-    /// Probes examined per frame while marking the probes of edits dirty (bounds the cost of an edit).
+    /// Probes examined per frame while marking the probes of edits dirty (bounds the cost of an edit); a quarter
+    /// of it on frames that apply more than half the global budget of results.
     pub dirty_visits_per_frame: usize,
 }
 
@@ -487,7 +488,10 @@ impl ProbeManager {
         for b in edited {
             self.invalidate(b);
         }
-        report.dirtied = self.mark_dirty(self.config.dirty_visits_per_frame);
+        // Marking shares the frame with applying results: a busy frame marks a quarter as many probes.
+        let visits = self.config.dirty_visits_per_frame;
+        let busy = report.applied as u32 > self.config.global_budget / 2;
+        report.dirtied = self.mark_dirty(if busy { visits / 4 } else { visits });
         let mut content_memo: FxHashMap<RegionKey, u64> = FxHashMap::default();
         for l in 0..self.levels.len() {
             report.entered += self.shift_level(l, camera, grid, &mut content_memo);
