@@ -94,10 +94,11 @@ fn full(w: &World, frames: u32, cache: Option<PathBuf>) -> BenchOptions {
 fn a_warm_disk_cache_converges_much_faster_and_broken_files_are_rebuilt() {
     let w = world("cornell");
     let dir = tempdir("warm");
+    assert!(cache_files(&dir).is_empty(), "the cold run starts from an empty folder");
     let cold = run_cpu(w.clone(), &full(&w, 60, Some(dir.clone()))).unwrap();
     let cold_frames = cold.converge_l0_frames.expect("cold run converges");
     let disk = cold.cache.disk.unwrap();
-    assert!(disk.writes > 0 && disk.hits == 0, "{disk:?}");
+    assert!(disk.writes > 0, "{disk:?}");
     let warm = run_cpu(w.clone(), &full(&w, 60, Some(dir.clone()))).unwrap();
     let warm_frames = warm.converge_l0_frames.expect("warm run converges");
     assert!(warm.cache.disk.unwrap().hits > 0);
@@ -130,7 +131,6 @@ fn a_warm_disk_cache_converges_much_faster_and_broken_files_are_rebuilt() {
     let rebuilt = run_cpu(w.clone(), &full(&w, 60, Some(dir.clone()))).unwrap();
     let d = rebuilt.cache.disk.unwrap();
     assert!(d.corrupt >= files.len() as u64 / 2, "{d:?}");
-    assert_eq!(d.hits, 0, "nothing broken is accepted");
     assert!(rebuilt.converge_l0_frames.is_some(), "the probes are traced again");
     assert_eq!(rebuilt.payload_hash, cold.payload_hash, "rebuilt exactly as a cold run");
 }
@@ -404,10 +404,14 @@ fn a_lamp_switched_on_in_the_stream_invalidates_caches_and_relights_within_a_sec
     m.step(away, &grid, &edit.edited);
     m.wait_idle();
     assert!(!m.cached_in_memory(near), "cached data within trace range is dropped from memory");
+    // On disk, the region's file for the old content stays (valid for that state) and nothing matches the new
+    // content: the lamp's surroundings can never be restored dark.
     let prefix = format!("L0_{}_{}_{}_", near.coord.x, near.coord.y, near.coord.z);
+    let now = format!("{prefix}{:016x}.lpr", lumon::probes::manager::region_content(&pc, &grid, near));
     let files: Vec<String> =
         cache_files(&dir).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert!(!files.iter().any(|f| f.starts_with(&prefix)), "and from disk: {prefix} in {files:?}");
+    assert!(files.iter().any(|f| f.starts_with(&prefix)), "the old state's file is kept: {files:?}");
+    assert!(!files.contains(&now), "no file claims the new content");
 
     // Back home: within a second the probes around the lamp see it.
     let mut lit = 0.0;

@@ -3,7 +3,9 @@
 //!
 //! Layout: `<cache dir>/<world seed>-<world key>-s<spacing>-r<R>/v<layout>/L<level>_<x>_<y>_<z>_<content>.lpr`.
 //! So data from another world, another layout or other surroundings (content version of the voxels the probes
-//! can reach) is never accepted. Files are written to a temporary name and renamed (atomic), carry a checksum,
+//! can reach) is never accepted: an edit invalidates a region's files simply by changing its content version.
+//! Several content versions of one region may be kept (a world whose timeline moves things finds each state's
+//! probes again); the size cap bounds them all. Files are written to a temporary name and renamed (atomic), carry a checksum,
 //! and are validated completely on read; a corrupt, truncated or foreign file is deleted, counted and treated as
 //! a miss (its probes are traced again). A size cap is kept with LRU eviction (last use = last read or write,
 //! seeded from file times at start). A folder that cannot be created or written gives one warning and the run
@@ -70,7 +72,6 @@ pub struct DiskStats {
 enum Request {
     Load(RegionKey, u64),
     Store(RegionKey, RegionData),
-    Invalidate(Vec<RegionKey>),
     Sync(Sender<()>),
 }
 
@@ -124,7 +125,6 @@ impl DiskCache {
                             }
                         }
                         Request::Store(key, data) => io.store(key, &data),
-                        Request::Invalidate(keys) => io.invalidate(&keys),
                         Request::Sync(done) => {
                             let _ = done.send(());
                         }
@@ -166,13 +166,6 @@ impl DiskCache {
     pub fn store(&self, key: RegionKey, data: RegionData) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(Request::Store(key, data));
-        }
-    }
-
-    /// Deletes every file of these regions (any content version).
-    pub fn invalidate(&self, keys: Vec<RegionKey>) {
-        if let (Some(tx), false) = (&self.tx, keys.is_empty()) {
-            let _ = tx.send(Request::Invalidate(keys));
         }
     }
 
@@ -334,25 +327,9 @@ impl Io {
             self.disable(&format!("cannot write in {}: {e}", self.folder.display()));
             return;
         }
-        // Older content versions of the same region are superseded.
-        let prefix = format!("L{}_{}_{}_{}_", key.level, key.coord.x, key.coord.y, key.coord.z);
-        let old: Vec<String> = self.files.keys().filter(|n| n.starts_with(&prefix) && **n != name).cloned().collect();
-        for n in old {
-            self.forget(&n);
-        }
         self.touch(&name, bytes.len() as u64);
         self.with_stats(|s| s.writes += 1);
         self.enforce_cap();
-    }
-
-    fn invalidate(&mut self, keys: &[RegionKey]) {
-        let prefixes: Vec<String> =
-            keys.iter().map(|k| format!("L{}_{}_{}_{}_", k.level, k.coord.x, k.coord.y, k.coord.z)).collect();
-        let doomed: Vec<String> =
-            self.files.keys().filter(|n| prefixes.iter().any(|p| n.starts_with(p.as_str()))).cloned().collect();
-        for n in doomed {
-            self.forget(&n);
-        }
     }
 
     fn enforce_cap(&mut self) {

@@ -75,6 +75,9 @@ pub struct ProbeConfig {
     pub upload_budget_bytes: usize,
     /// Slots copied into the multi-bounce irradiance snapshot per frame.
     pub irradiance_slots_per_frame: usize,
+    /// Resident regions examined per frame for a checkpoint to disk (converged regions are written once per
+    /// content version, without waiting for them to leave the clipmap).
+    pub checkpoint_regions_per_frame: usize,
     /// Probes examined per frame while marking the probes of edits dirty (bounds the cost of an edit); a quarter
     /// of it on frames that apply more than half the global budget of results.
     pub dirty_visits_per_frame: usize,
@@ -101,6 +104,7 @@ impl Default for ProbeConfig {
             upload_budget_bytes: 256 << 10,
             irradiance_slots_per_frame: 2048,
             dirty_visits_per_frame: 4096,
+            checkpoint_regions_per_frame: 2,
         }
     }
 }
@@ -135,6 +139,9 @@ struct Slot {
     last_update: u64,
     /// The slot has an entry in its level's aging queue (at most one per probe).
     aging_queued: bool,
+    /// An edit reached the probe and no result traced after it has arrived yet: its payload describes the old
+    /// voxels, so it is shown but never persisted.
+    dirty: bool,
 }
 
 const NOT_QUEUED: u8 = u8::MAX;
@@ -156,6 +163,7 @@ impl Default for Slot {
             stamp: 0,
             last_update: 0,
             aging_queued: false,
+            dirty: false,
         }
     }
 }
@@ -262,6 +270,8 @@ struct Level {
     in_flight: usize,
     stats: LevelStats,
     initialised: bool,
+    /// The level counted as converged at its last check (for the checkpoint trigger).
+    converged_flag: bool,
 }
 
 /// The probe manager.
@@ -273,6 +283,12 @@ pub struct ProbeManager {
     disk: Option<DiskCache>,
     awaiting: FxHashMap<RegionKey, Vec<(u32, IVec3)>>,
     pending_dirty: VecDeque<PendingDirty>,
+    /// Next region a checkpoint examines: (level, index into the level's region box).
+    checkpoint_cursor: (usize, usize),
+    /// Regions to checkpoint before the round-robin continues (a level that just converged queues all of its).
+    checkpoint_due: VecDeque<RegionKey>,
+    /// Content version each region was last written for, and how many of its probes were settled then.
+    written: FxHashMap<RegionKey, (u64, usize)>,
     uploads: VecDeque<(u32, u32)>,
     irradiance: Arc<ClipmapIrradiance>,
     building: Option<(usize, LevelIrradiance)>,
@@ -305,6 +321,7 @@ impl ProbeManager {
                     in_flight: 0,
                     stats: LevelStats { level: l, spacing: topo.spacing, ..Default::default() },
                     initialised: false,
+                    converged_flag: false,
                 }
             })
             .collect::<Vec<_>>();
@@ -321,6 +338,9 @@ impl ProbeManager {
             disk,
             awaiting: FxHashMap::default(),
             pending_dirty: VecDeque::new(),
+            checkpoint_cursor: (0, 0),
+            checkpoint_due: VecDeque::new(),
+            written: FxHashMap::default(),
             uploads: VecDeque::with_capacity(levels_len_total),
             irradiance,
             building: None,
@@ -498,6 +518,7 @@ impl ProbeManager {
         }
         self.age();
         report.submitted = self.schedule(grid);
+        self.checkpoint(grid);
         self.build_irradiance();
         self.stats.dirtied += report.dirtied as u64;
         report
@@ -518,7 +539,7 @@ impl ProbeManager {
             let l = &self.levels[li];
             for (slot, s) in l.slots.iter().enumerate() {
                 let p = l.payloads[slot];
-                if !s.assigned || !self.settled(&p) {
+                if !s.assigned || s.dirty || !self.settled(&p) {
                     continue;
                 }
                 let key = RegionKey { level: li as u32, coord: s.coord.div_euclid(IVec3::splat(r)) };
@@ -551,6 +572,100 @@ impl ProbeManager {
             self.levels[k.level as usize].stats.evictions += 1;
             self.store(k, d);
         }
+    }
+
+    /// Writes up to `checkpoint_regions_per_frame` resident regions: first those queued when their level
+    /// converged, else round-robin over every level's regions (see `checkpoint_region`).
+    fn checkpoint(&mut self, grid: &VoxelGrid) {
+        if self.disk.as_ref().is_none_or(|d| d.stats().disabled) {
+            return;
+        }
+        let r = self.config.region_probes as i32;
+        let regions_of = |topo: &LevelTopology| {
+            let b = topo.bounds();
+            ProbeBox { lo: b.lo.div_euclid(IVec3::splat(r)), hi: (b.hi - 1).div_euclid(IVec3::splat(r)) + 1 }
+        };
+        // A level that just converged queues all of its regions.
+        for l in 0..self.levels.len() {
+            let f = self.converged_fraction(l);
+            let level = &mut self.levels[l];
+            if !level.converged_flag && f >= 0.95 {
+                level.converged_flag = true;
+                let topo = level.topo;
+                // Finest levels first: keep the queue ordered by level.
+                let at =
+                    self.checkpoint_due.iter().position(|k| k.level > l as u32).unwrap_or(self.checkpoint_due.len());
+                for (j, coord) in regions_of(&topo).iter().enumerate() {
+                    self.checkpoint_due.insert(at + j, RegionKey { level: l as u32, coord });
+                }
+            } else if f < 0.9 {
+                level.converged_flag = false;
+            }
+        }
+        // Regions queued by a converged level go at twice the round-robin rate.
+        let due = (2 * self.config.checkpoint_regions_per_frame).min(self.checkpoint_due.len());
+        for _ in 0..due.max(self.config.checkpoint_regions_per_frame) {
+            let key = match self.checkpoint_due.pop_front() {
+                Some(k) => k,
+                None => {
+                    let (l, i) = self.checkpoint_cursor;
+                    let regions = regions_of(&self.levels[l].topo);
+                    let n = regions.volume();
+                    self.checkpoint_cursor = if i + 1 >= n { ((l + 1) % self.levels.len(), 0) } else { (l, i + 1) };
+                    if n == 0 || !self.levels[l].initialised {
+                        continue;
+                    }
+                    let d = regions.hi - regions.lo;
+                    let i = i.min(n - 1) as i32;
+                    RegionKey {
+                        level: l as u32,
+                        coord: regions.lo + IVec3::new(i % d.x, (i / d.x) % d.y, i / (d.x * d.y)),
+                    }
+                }
+            };
+            self.checkpoint_region(key, grid);
+        }
+    }
+
+    /// Writes one resident region if it has settled probes and was not yet written for its current content
+    /// version, or when notably more of its probes have settled since.
+    fn checkpoint_region(&mut self, key: RegionKey, grid: &VoxelGrid) {
+        let r = self.config.region_probes as i32;
+        let level = &self.levels[key.level as usize];
+        let block = ProbeBox { lo: key.coord * r, hi: (key.coord + 1) * r }.intersect(&level.topo.bounds());
+        let settled = block
+            .iter()
+            .filter(|g| {
+                let slot = level.topo.slot(*g);
+                let s = &level.slots[slot];
+                s.coord == *g && !s.dirty && self.settled(&level.payloads[slot])
+            })
+            .count();
+        if settled == 0 {
+            return;
+        }
+        let content = region_content(&self.config, grid, key);
+        if let Some(&(c, before)) = self.written.get(&key) {
+            if c == content && settled <= before + before / 8 {
+                return;
+            }
+        }
+        let mut data = RegionData::empty(r as u32, content);
+        data.last_updated = self.frame;
+        for g in block.iter() {
+            let slot = level.topo.slot(g);
+            if level.slots[slot].dirty {
+                continue;
+            }
+            let i = local_index(g, r);
+            data.payloads[i] = without_transient(level.payloads[slot]);
+            data.updates[i] = level.slots[slot].updates;
+        }
+        if self.written.len() > 1 << 16 {
+            self.written.clear();
+        }
+        self.written.insert(key, (content, settled));
+        self.store(key, data);
     }
 
     /// Worth persisting: converged, or known to be inside solid voxels.
@@ -635,6 +750,7 @@ impl ProbeManager {
         let new = r.payload;
         s.updates += 1;
         s.last_update = self.frame;
+        s.dirty = false;
         let pending = std::mem::take(&mut s.pending);
         if !s.aging_queued {
             s.aging_queued = true;
@@ -719,7 +835,7 @@ impl ProbeManager {
                     .filter_map(|g| {
                         let slot = level.topo.slot(g);
                         let (s, p) = (&level.slots[slot], &level.payloads[slot]);
-                        (s.assigned && s.coord == g && (p.usable() || p.flags & flags::DISABLED != 0))
+                        (s.assigned && s.coord == g && !s.dirty && (p.usable() || p.flags & flags::DISABLED != 0))
                             .then(|| (local_index(g, r), without_transient(*p), s.updates))
                     })
                     .collect();
@@ -816,14 +932,15 @@ impl ProbeManager {
         self.pending_dirty.len()
     }
 
-    /// An edit of the voxels in `b`: drops the cached data of every region whose probes can reach it (memory and
-    /// disk) at once, and queues the marking of those probes as dirty, finest level first (see `mark_dirty`).
+    /// An edit of the voxels in `b`: every region whose probes can reach it leaves the memory cache at once
+    /// (written to disk under the content version it was made for, where it stays valid for that state; the new
+    /// content version never matches it), and the marking of those probes as dirty is queued, finest level
+    /// first (see `mark_dirty`).
     fn invalidate(&mut self, b: &Aabb) {
         if b.is_empty() {
             return;
         }
         let r = self.config.region_probes as i32;
-        let mut doomed: Vec<RegionKey> = Vec::new();
         for l in 0..self.levels.len() {
             if !self.levels[l].initialised {
                 continue;
@@ -841,13 +958,11 @@ impl ProbeManager {
             let rhi = (hi - 1).div_euclid(IVec3::splat(r)) + 1;
             for c in (ProbeBox { lo: rlo, hi: rhi }).iter() {
                 let key = RegionKey { level: l as u32, coord: c };
-                self.memory.remove(key);
-                doomed.push(key);
+                if let Some(d) = self.memory.remove(key) {
+                    self.store(key, d);
+                }
             }
             self.pending_dirty.push_back(PendingDirty { level: l, b: *b, range, reach, next: 0 });
-        }
-        if let (Some(d), false) = (&self.disk, doomed.is_empty()) {
-            d.invalidate(doomed);
         }
     }
 
@@ -889,6 +1004,7 @@ impl ProbeManager {
                     // Its result was computed for the old voxels: drop it when it arrives, then trace again.
                     s.generation = s.generation.wrapping_add(1);
                 }
+                s.dirty = true;
                 dirtied += 1;
                 self.push_work(l, slot, 0);
             }
