@@ -425,3 +425,38 @@ fn a_lamp_switched_on_in_the_stream_invalidates_caches_and_relights_within_a_sec
     }
     panic!("the lamp did not relight its surroundings within 60 frames: {dark} -> {lit}");
 }
+
+#[test]
+fn partial_writes_of_one_region_and_content_merge_on_disk() {
+    use lumon::probes::cache::{RegionData, RegionKey};
+    let dir = tempdir("merge");
+    let mut cache = DiskCache::open(DiskConfig {
+        dir,
+        cap_bytes: 1 << 20,
+        world_seed: 1,
+        world_name: "m".into(),
+        spacing: 1.0,
+        region_probes: 4,
+    });
+    let key = RegionKey { level: 0, coord: IVec3::new(1, 2, 3) };
+    let with = |indices: &[usize], level: f32| {
+        let mut d = RegionData::empty(4, 9);
+        for &i in indices {
+            d.payloads[i].flags = flags::VALID;
+            d.payloads[i].confidence = 1.0;
+            d.payloads[i].sh.c[0] = Vec3::splat(level);
+        }
+        d
+    };
+    // A checkpoint holds probes 0..10; a later eviction holds only 8..12 (newer values for 8 and 9).
+    cache.store(key, with(&(0..10).collect::<Vec<_>>(), 1.0));
+    cache.store(key, with(&[8, 9, 10, 11], 2.0));
+    let mut out = Vec::new();
+    cache.request(key, 9);
+    cache.sync(&mut out);
+    let d = out[0].data.as_ref().expect("found");
+    let valid: Vec<usize> = (0..64).filter(|i| d.payloads[*i].flags & flags::VALID != 0).collect();
+    assert_eq!(valid, (0..12).collect::<Vec<_>>(), "the union of both writes");
+    assert_eq!(d.payloads[0].sh.c[0].x, 1.0, "kept from the first write");
+    assert_eq!(d.payloads[9].sh.c[0].x, 2.0, "the newer write wins where both have data");
+}

@@ -317,6 +317,28 @@ impl Io {
             return;
         }
         let name = Self::name(key, data.content);
+        // Several writers (checkpoints, evictions, shutdown) may hold different parts of one region for one
+        // content version: merge, so a partial write never loses probes an earlier write had.
+        let mut merged;
+        let mut data = data;
+        if self.files.contains_key(&name) {
+            let old = fs::read(self.folder.join(&name))
+                .map_err(|e| e.to_string())
+                .and_then(|b| decode(&b, key, data.content, self.config.world_seed, self.config.region_probes));
+            if let Ok(old) = old {
+                merged = data.clone();
+                let known =
+                    |p: &ProbePayload| p.flags & (super::payload::flags::VALID | super::payload::flags::DISABLED) != 0;
+                for i in 0..merged.payloads.len().min(old.payloads.len()) {
+                    if !known(&merged.payloads[i]) && known(&old.payloads[i]) {
+                        merged.payloads[i] = old.payloads[i];
+                        merged.updates[i] = old.updates[i];
+                    }
+                }
+                merged.last_updated = merged.last_updated.max(old.last_updated);
+                data = &merged;
+            }
+        }
         let bytes = encode(key, data, self.config.world_seed, self.config.region_probes);
         let tmp = self.folder.join(format!("{name}.tmp"));
         let result = fs::File::create(&tmp)
