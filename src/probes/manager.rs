@@ -1,23 +1,26 @@
 //! The clipmap probe manager: the per-frame step the render thread calls with the camera.
 //!
-//! Per frame, without ever waiting: apply finished traces (results for a slot whose generation changed since the
-//! job started are dropped) and disk answers; take the voxel world's edited boxes (each dirties every probe whose
-//! trace range reaches it, on every level, and invalidates their cached regions in memory and on disk); move each
-//! level's anchor, saving the
-//! probes that leave into the region cache and recycling their slots for the probes that enter (a recycled slot
-//! is invalid until it gets a payload for its new position); give entering probes cached payloads where valid
-//! (near levels show them STALE and re-trace them ahead of other stale work; far levels reuse them as they are)
-//! or queue them; age valid probes into STALE; pick work within the budgets in a deterministic order; submit it
-//! to the tracer pool; queue changed probes for upload.
+//! Per frame, without ever waiting:
+//! - apply finished traces (workers already blended and packed them; a result whose probe was recycled or
+//!   dirtied while in flight is dropped by its generation) and disk answers;
+//! - take the voxel world's edited boxes: every region whose probes can reach one leaves the memory cache
+//!   (written to disk under the content version it was made for, which the new content never matches), and the
+//!   probes within trace range are marked dirty on every level, a bounded number per frame;
+//! - move each level's anchor: probes that leave are saved into their region's cache entry, their slots are
+//!   recycled for the probes that enter (invalid until they get a payload for their new position), and entering
+//!   probes get cached payloads where the content version matches (near levels show them STALE and re-trace them
+//!   ahead of other stale work; far levels reuse them) or are queued;
+//! - age valid probes into STALE; pick work within the budgets in a deterministic order and submit it;
+//!   checkpoint a few converged resident regions to disk; copy a slice of the multi-bounce snapshot.
 //!
 //! Regions streaming in or out are not edits: a probe that traced into unstreamed space has a confidence scaled
 //! by the fraction of its rays that saw known space, so it stays "not converged" and is re-traced until the space
 //! around it is known; caches are keyed by content version, so nothing cached goes wrong either.
 //!
 //! Work order, per level, is a bucket queue ([`super::queue`]) keyed by `(class, updates done, squared distance
-//! to the camera in probes, slot)`: class 0 = new, dirty or not yet converged, 1 = cached and stale on entry, 2 = stale by age. Budgets:
-//! `base_budget >> level` probes per level and a global cap. No step scans all `N^3` probes of a level except a
-//! teleport, which renews the level by definition.
+//! to the camera in probes, slot)`: class 0 = new, dirty or not yet converged, 1 = cached and stale on entry,
+//! 2 = stale by age. Budgets: `base_budget >> level` probes per level and a global cap. No step scans all `N^3`
+//! probes of a level, except a teleport, which renews the level by definition.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
