@@ -53,6 +53,37 @@ fn tempdir(name: &str) -> PathBuf {
     d
 }
 
+/// A whole world streamed in, voxelised, and a manager stepped `frames` times in lockstep at `cam`.
+fn converged(
+    name: &str,
+    config: ProbeConfig,
+    threads: usize,
+    frames: u32,
+) -> (Arc<World>, Arc<lumon::voxel::VoxelGrid>, ProbeManager) {
+    let w = world(name);
+    let mut vw = VoxelWorld::new(w.clone());
+    vw.load_everything();
+    let grid = vw.snapshot();
+    let mut m = ProbeManager::new(config, threads, None).unwrap();
+    let cam = w.main_bookmark().position;
+    for _ in 0..frames {
+        m.step(cam, &grid, &[]);
+        m.wait_idle();
+    }
+    (w, grid, m)
+}
+
+fn disk(dir: PathBuf, seed: u64, name: &str, spacing: f32, region_probes: u32) -> DiskCache {
+    DiskCache::open(DiskConfig {
+        dir,
+        cap_bytes: 1 << 30,
+        world_seed: seed,
+        world_name: name.into(),
+        spacing,
+        region_probes,
+    })
+}
+
 fn cache_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -180,17 +211,9 @@ fn the_memory_cache_never_exceeds_its_cap_on_a_long_random_flight() {
 
 #[test]
 fn an_edit_dirties_exactly_the_probes_within_trace_range_on_every_level() {
-    let w = world("village-night");
-    let mut vw = VoxelWorld::new(w.clone());
-    vw.load_everything();
-    let grid = vw.snapshot();
     let config = small(1.0);
-    let mut m = ProbeManager::new(config.clone(), 2, None).unwrap();
+    let (w, grid, mut m) = converged("village-night", config.clone(), 2, 40);
     let cam = w.main_bookmark().position;
-    for _ in 0..40 {
-        m.step(cam, &grid, &[]);
-        m.wait_idle();
-    }
     let lamp = Aabb { min: Vec3::new(2.0, 0.0, 2.0), max: Vec3::new(2.5, 3.0, 2.5) };
     // Expected: probes of each level whose trace range (a sphere) reaches the box, counted independently.
     let mut expected = 0;
@@ -230,14 +253,7 @@ fn no_probe_is_ever_forgotten_while_results_and_disk_answers_arrive_at_any_time(
     let mut vw = VoxelWorld::new(w.clone());
     vw.load_everything();
     let grid = vw.snapshot();
-    let disk = DiskCache::open(DiskConfig {
-        dir,
-        cap_bytes: 1 << 30,
-        world_seed: w.seed,
-        world_name: w.name.clone(),
-        spacing: w.probe_spacing,
-        region_probes: 8,
-    });
+    let disk = disk(dir, w.seed, &w.name, w.probe_spacing, 8);
     let mut m = ProbeManager::new(small(w.probe_spacing), 2, Some(disk)).unwrap();
     let mut rng = Rng::new(5);
     let mut cam = w.main_bookmark().position;
@@ -257,16 +273,8 @@ fn no_probe_is_ever_forgotten_while_results_and_disk_answers_arrive_at_any_time(
 
 #[test]
 fn recycled_slots_never_show_the_evicted_probe() {
-    let w = world("cornell");
-    let mut vw = VoxelWorld::new(w.clone());
-    vw.load_everything();
-    let grid = vw.snapshot();
-    let mut m = ProbeManager::new(small(0.25), 1, None).unwrap();
+    let (w, grid, mut m) = converged("cornell", small(0.25), 1, 30);
     let cam = w.main_bookmark().position;
-    for _ in 0..30 {
-        m.step(cam, &grid, &[]);
-        m.wait_idle();
-    }
     let topo = m.topologies()[0];
     let before = topo.bounds();
     // Move by three probes along x: the entered slab must hold nothing of the probes that left.
@@ -300,14 +308,7 @@ fn disk_cache_files_round_trip_and_reject_foreign_keys() {
     assert!(decode(&b[..b.len() - 1], key, 77, 42, 4).is_err(), "truncated");
     // The IO thread answers loads without blocking the caller.
     let dir = tempdir("io");
-    let mut cache = DiskCache::open(DiskConfig {
-        dir,
-        cap_bytes: 1 << 20,
-        world_seed: 42,
-        world_name: "t".into(),
-        spacing: 1.0,
-        region_probes: 4,
-    });
+    let mut cache = disk(dir, 42, "t", 1.0, 4);
     cache.store(key, d.clone());
     let mut out = Vec::new();
     cache.sync(&mut out);
@@ -349,14 +350,7 @@ fn a_lamp_switched_on_in_the_stream_invalidates_caches_and_relights_within_a_sec
     let grid = voxels.snapshot();
 
     let dir = tempdir("lamp");
-    let disk = DiskCache::open(DiskConfig {
-        dir: dir.clone(),
-        cap_bytes: 1 << 30,
-        world_seed: w.seed,
-        world_name: w.name.clone(),
-        spacing: 1.0,
-        region_probes: 8,
-    });
+    let disk = disk(dir.clone(), w.seed, &w.name, 1.0, 8);
     let pc = small(1.0);
     let mut m = ProbeManager::new(pc.clone(), 2, Some(disk)).unwrap();
     for _ in 0..40 {
@@ -430,14 +424,7 @@ fn a_lamp_switched_on_in_the_stream_invalidates_caches_and_relights_within_a_sec
 fn partial_writes_of_one_region_and_content_merge_on_disk() {
     use lumon::probes::cache::{RegionData, RegionKey};
     let dir = tempdir("merge");
-    let mut cache = DiskCache::open(DiskConfig {
-        dir,
-        cap_bytes: 1 << 20,
-        world_seed: 1,
-        world_name: "m".into(),
-        spacing: 1.0,
-        region_probes: 4,
-    });
+    let mut cache = disk(dir, 1, "m", 1.0, 4);
     let key = RegionKey { level: 0, coord: IVec3::new(1, 2, 3) };
     let with = |indices: &[usize], level: f32| {
         let mut d = RegionData::empty(4, 9);
