@@ -272,6 +272,16 @@ fn unknown_regions_are_errors_not_empty_snapshots() {
 }
 
 #[test]
+fn the_initial_state_loads_only_into_a_fresh_server() {
+    let mut s = server(None);
+    s.load_initial(vec![placement(1, pos(0, 0))]).unwrap();
+    s.commit(vec![Edit::Add(placement(2, pos(1, 1)))]).unwrap();
+    let e = s.load_initial(vec![placement(3, pos(2, 2))]).unwrap_err();
+    assert!(matches!(e, StreamError::HistoryExists { .. }), "{e}");
+    assert!(s.placement("p03").is_none());
+}
+
+#[test]
 fn failed_commits_change_nothing() {
     let mut s = server(None);
     s.commit(vec![Edit::Add(placement(1, pos(0, 0)))]).unwrap();

@@ -48,6 +48,9 @@ pub enum StreamError {
     /// A delta that contradicts the state it is applied to.
     #[error("inconsistent delta for region {region}: placement \"{id}\" {reason}")]
     InconsistentDelta { region: String, id: String, reason: String },
+    /// The initial state can only be loaded into a server without history.
+    #[error("the server already has history up to {head}: the initial state can only be loaded first")]
+    HistoryExists { head: Cursor },
     /// A client received data before it holds any cursor.
     #[error("the client has no cursor yet: it must take a snapshot before applying deltas")]
     NoCursor,

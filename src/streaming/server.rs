@@ -137,10 +137,12 @@ impl StreamServer {
         self.by_id.values()
     }
 
-    /// Sets the state at the log's start (seq 0) without logging: the world as loaded. Only valid while the
-    /// log is empty; ids must be unique and placements valid, exactly as for [`Edit::Add`].
+    /// Sets the state at the log's start (seq 0) without logging: the world as loaded. Refused once the log has
+    /// history; ids must be unique and placements valid, exactly as for [`Edit::Add`].
     pub fn load_initial(&mut self, placements: Vec<Placement>) -> Result<(), StreamError> {
-        assert!(self.log.is_empty() && self.base_seq == 0, "load_initial on a server with history");
+        if !self.log.is_empty() || self.base_seq != 0 {
+            return Err(StreamError::HistoryExists { head: self.head() });
+        }
         for mut p in placements {
             if self.by_id.contains_key(&p.placement_id) {
                 return Err(StreamError::DuplicatePlacement { id: p.placement_id });
