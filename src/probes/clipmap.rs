@@ -46,11 +46,26 @@ impl ProbeBox {
     }
 
     /// Every coordinate, z-major then y then x (a fixed, deterministic order).
-    pub fn iter(&self) -> impl Iterator<Item = IVec3> + '_ {
+    pub fn iter(self) -> impl Iterator<Item = IVec3> {
         let (lo, hi) = (self.lo, self.hi);
         (lo.z..hi.z.max(lo.z)).flat_map(move |z| {
             (lo.y..hi.y.max(lo.y)).flat_map(move |y| (lo.x..hi.x.max(lo.x)).map(move |x| IVec3::new(x, y, z)))
         })
+    }
+
+    /// The `i`-th coordinate in [`ProbeBox::iter`] order (`i < volume()`).
+    pub fn at(&self, i: usize) -> IVec3 {
+        let d = self.hi - self.lo;
+        let i = i as i32;
+        self.lo + IVec3::new(i % d.x, (i / d.x) % d.y, i / (d.x * d.y))
+    }
+
+    /// The cells of an `r`-probe grid (regions) holding any of this box's coordinates, in cell coordinates.
+    pub fn cells(&self, r: i32) -> ProbeBox {
+        if self.is_empty() {
+            return ProbeBox { lo: IVec3::ZERO, hi: IVec3::ZERO };
+        }
+        ProbeBox { lo: self.lo.div_euclid(IVec3::splat(r)), hi: (self.hi - 1).div_euclid(IVec3::splat(r)) + 1 }
     }
 
     /// `self` minus `other` as at most six disjoint boxes.
@@ -263,6 +278,18 @@ mod tests {
                 prop_assert_eq!(covered, box_set);
             }
         }
+    }
+
+    #[test]
+    fn indexing_and_cells_agree_with_iteration() {
+        let b = ProbeBox { lo: IVec3::new(-9, 2, -1), hi: IVec3::new(3, 5, 7) };
+        for (i, g) in b.iter().enumerate() {
+            assert_eq!(b.at(i), g);
+        }
+        let c = b.cells(8);
+        assert_eq!(c, ProbeBox { lo: IVec3::new(-2, 0, -1), hi: IVec3::new(1, 1, 1) });
+        assert!(b.iter().all(|g| c.contains(g.div_euclid(IVec3::splat(8)))));
+        assert!(ProbeBox { lo: IVec3::ONE, hi: IVec3::ONE }.cells(8).is_empty());
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -80,8 +80,6 @@ enum Request {
 pub struct Loaded {
     /// The region asked for.
     pub key: RegionKey,
-    /// The content version asked for.
-    pub content: u64,
     /// The data, when found and valid.
     pub data: Option<RegionData>,
 }
@@ -93,7 +91,6 @@ pub struct DiskCache {
     stats: Arc<Mutex<DiskStats>>,
     pending: usize,
     thread: Option<JoinHandle<()>>,
-    folder: PathBuf,
 }
 
 impl DiskCache {
@@ -112,7 +109,7 @@ impl DiskCache {
         let (tx, req_rx) = crossbeam_channel::unbounded::<Request>();
         let (res_tx, rx) = crossbeam_channel::unbounded::<Loaded>();
         let stats = Arc::new(Mutex::new(DiskStats::default()));
-        let mut io = Io::new(folder.clone(), config, stats.clone());
+        let mut io = Io::new(folder, config, stats.clone());
         let thread = std::thread::Builder::new()
             .name("lumon-probe-io".into())
             .spawn(move || {
@@ -120,7 +117,7 @@ impl DiskCache {
                     match r {
                         Request::Load(key, content) => {
                             let data = io.load(key, content);
-                            if res_tx.send(Loaded { key, content, data }).is_err() {
+                            if res_tx.send(Loaded { key, data }).is_err() {
                                 break;
                             }
                         }
@@ -135,12 +132,7 @@ impl DiskCache {
         if thread.is_none() {
             log::warn!("cannot start the probe cache IO thread; running without persistence");
         }
-        DiskCache { tx: thread.as_ref().map(|_| tx), rx, stats, pending: 0, thread, folder }
-    }
-
-    /// The folder of this world's files.
-    pub fn folder(&self) -> &Path {
-        &self.folder
+        DiskCache { tx: thread.as_ref().map(|_| tx), rx, stats, pending: 0, thread }
     }
 
     /// Counters.

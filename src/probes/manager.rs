@@ -356,11 +356,6 @@ impl ProbeManager {
         })
     }
 
-    /// Settings.
-    pub fn config(&self) -> &ProbeConfig {
-        &self.config
-    }
-
     /// Topology of each level.
     pub fn topologies(&self) -> Vec<LevelTopology> {
         self.levels.iter().map(|l| l.topo).collect()
@@ -376,11 +371,6 @@ impl ProbeManager {
         let l = &self.levels[level];
         let s = l.topo.slot(g);
         (l.slots[s].coord == g && l.topo.bounds().contains(g)).then(|| &l.payloads[s])
-    }
-
-    /// The current multi-bounce irradiance snapshot.
-    pub fn irradiance(&self) -> Arc<ClipmapIrradiance> {
-        self.irradiance.clone()
     }
 
     /// Counters for the UI and reports.
@@ -444,11 +434,6 @@ impl ProbeManager {
     /// True when the memory cache holds an entry for the region (any content version).
     pub fn cached_in_memory(&self, key: RegionKey) -> bool {
         self.memory.contains(key)
-    }
-
-    /// Jobs and disk loads not finished yet.
-    pub fn outstanding(&self) -> usize {
-        self.pool.in_flight() + self.disk.as_ref().map_or(0, |d| d.pending())
     }
 
     /// Headless lockstep only: waits until every submitted job and disk request is done (the next step applies
@@ -584,10 +569,6 @@ impl ProbeManager {
             return;
         }
         let r = self.config.region_probes as i32;
-        let regions_of = |topo: &LevelTopology| {
-            let b = topo.bounds();
-            ProbeBox { lo: b.lo.div_euclid(IVec3::splat(r)), hi: (b.hi - 1).div_euclid(IVec3::splat(r)) + 1 }
-        };
         // A level that just converged queues all of its regions.
         for l in 0..self.levels.len() {
             let f = self.converged_fraction(l);
@@ -598,7 +579,7 @@ impl ProbeManager {
                 // Finest levels first: keep the queue ordered by level.
                 let at =
                     self.checkpoint_due.iter().position(|k| k.level > l as u32).unwrap_or(self.checkpoint_due.len());
-                for (j, coord) in regions_of(&topo).iter().enumerate() {
+                for (j, coord) in topo.bounds().cells(r).iter().enumerate() {
                     self.checkpoint_due.insert(at + j, RegionKey { level: l as u32, coord });
                 }
             } else if f < 0.9 {
@@ -612,18 +593,13 @@ impl ProbeManager {
                 Some(k) => k,
                 None => {
                     let (l, i) = self.checkpoint_cursor;
-                    let regions = regions_of(&self.levels[l].topo);
+                    let regions = self.levels[l].topo.bounds().cells(r);
                     let n = regions.volume();
                     self.checkpoint_cursor = if i + 1 >= n { ((l + 1) % self.levels.len(), 0) } else { (l, i + 1) };
                     if n == 0 || !self.levels[l].initialised {
                         continue;
                     }
-                    let d = regions.hi - regions.lo;
-                    let i = i.min(n - 1) as i32;
-                    RegionKey {
-                        level: l as u32,
-                        coord: regions.lo + IVec3::new(i % d.x, (i / d.x) % d.y, i / (d.x * d.y)),
-                    }
+                    RegionKey { level: l as u32, coord: regions.at(i.min(n - 1)) }
                 }
             };
             self.checkpoint_region(key, grid);
@@ -957,9 +933,7 @@ impl ProbeManager {
             if reach.is_empty() {
                 continue;
             }
-            let rlo = lo.div_euclid(IVec3::splat(r));
-            let rhi = (hi - 1).div_euclid(IVec3::splat(r)) + 1;
-            for c in (ProbeBox { lo: rlo, hi: rhi }).iter() {
+            for c in reach.cells(r).iter() {
                 let key = RegionKey { level: l as u32, coord: c };
                 if let Some(d) = self.memory.remove(key) {
                     self.store(key, d);
@@ -978,7 +952,6 @@ impl ProbeManager {
             let Some(job) = self.pending_dirty.front_mut() else { break };
             let (l, b, range, reach) = (job.level, job.b, job.range, job.reach);
             let total = reach.volume();
-            let d = reach.hi - reach.lo;
             let start = job.next;
             let end = (start + visits).min(total);
             job.next = end;
@@ -989,8 +962,7 @@ impl ProbeManager {
             let topo = self.levels[l].topo;
             let bounds = topo.bounds();
             for i in start..end {
-                let i = i as i32;
-                let g = reach.lo + IVec3::new(i % d.x, (i / d.x) % d.y, i / (d.x * d.y));
+                let g = reach.at(i);
                 if !bounds.contains(g) {
                     continue;
                 }
@@ -1142,13 +1114,7 @@ fn max_dist2(dims: UVec3) -> u32 {
 
 /// Splits a box along the region grid (`r` probes per region): each region's part, in a fixed order.
 fn region_blocks(b: ProbeBox, r: i32) -> impl Iterator<Item = (IVec3, ProbeBox)> {
-    let lo = b.lo.div_euclid(IVec3::splat(r));
-    let hi = (b.hi - 1).div_euclid(IVec3::splat(r)) + 1;
-    let regions = if b.is_empty() { ProbeBox { lo, hi: lo } } else { ProbeBox { lo, hi } };
-    regions.iter().collect::<Vec<_>>().into_iter().map(move |c| {
-        let cell = ProbeBox { lo: c * r, hi: (c + 1) * r };
-        (c, cell.intersect(&b))
-    })
+    b.cells(r).iter().map(move |c| (c, ProbeBox { lo: c * r, hi: (c + 1) * r }.intersect(&b)))
 }
 
 fn local_index(g: IVec3, r: i32) -> usize {

@@ -81,16 +81,6 @@ impl WorkQueue {
     pub fn entries(&self) -> impl Iterator<Item = &(u32, u32)> {
         self.buckets.iter().flatten()
     }
-
-    /// Drops everything.
-    pub fn clear(&mut self) {
-        for b in &mut self.buckets {
-            b.clear();
-        }
-        self.sorted.iter_mut().for_each(|s| *s = true);
-        self.lowest = self.buckets.len();
-        self.len = 0;
-    }
 }
 
 #[cfg(test)]

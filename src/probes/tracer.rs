@@ -51,8 +51,6 @@ pub struct TraceResult {
     pub key: u64,
     /// The job's generation.
     pub generation: u64,
-    /// The job's update index.
-    pub update_index: u32,
     /// Rays traced.
     pub rays: u32,
     /// `previous` with the update blended in (STALE and IN_FLIGHT cleared).
@@ -66,14 +64,7 @@ pub fn run_job(grid: &VoxelGrid, indirect: &dyn IrradianceSource, job: &TraceJob
     let update = trace_probe(grid, indirect, job);
     let mut payload = blend(&job.previous, &update, &job.blend);
     payload.flags &= !(flags::STALE | flags::IN_FLIGHT);
-    TraceResult {
-        key: job.key,
-        generation: job.generation,
-        update_index: job.update_index,
-        rays: update.rays,
-        payload,
-        gpu: GpuProbe::pack(&payload),
-    }
+    TraceResult { key: job.key, generation: job.generation, rays: update.rays, payload, gpu: GpuProbe::pack(&payload) }
 }
 
 /// Why a pool could not be made.
@@ -130,7 +121,6 @@ const JOBS_PER_TASK: usize = 64;
 /// A pool of tracer threads with a result channel.
 pub struct TracePool {
     pool: rayon::ThreadPool,
-    threads: usize,
     tx: Sender<Vec<TraceResult>>,
     rx: Receiver<Vec<TraceResult>>,
     in_flight: Arc<AtomicUsize>,
@@ -146,12 +136,7 @@ impl TracePool {
             .build()
             .map_err(|e| TraceError::Pool { threads, reason: e.to_string() })?;
         let (tx, rx) = crossbeam_channel::unbounded();
-        Ok(TracePool { pool, threads, tx, rx, in_flight: Arc::new(AtomicUsize::new(0)) })
-    }
-
-    /// Worker threads.
-    pub fn threads(&self) -> usize {
-        self.threads
+        Ok(TracePool { pool, tx, rx, in_flight: Arc::new(AtomicUsize::new(0)) })
     }
 
     /// Jobs submitted and not yet drained.

@@ -182,11 +182,6 @@ impl StreamingClient {
         &self.stats
     }
 
-    /// Settings.
-    pub fn config(&self) -> &ClientConfig {
-        &self.config
-    }
-
     /// World box of a placement (its asset's local box under its transform).
     pub fn placement_box(&self, p: &Placement) -> Aabb {
         let local = self

@@ -66,17 +66,6 @@ impl Brick {
         (!materials.is_empty()).then(|| Brick { mask, materials: materials.into() })
     }
 
-    /// True when voxel `(x, y, z)` is solid.
-    #[inline(always)]
-    pub fn solid(&self, x: i32, y: i32, z: i32) -> bool {
-        mask_solid(&self.mask, x, y, z)
-    }
-
-    /// Material of a solid voxel (`None` when empty).
-    pub fn material(&self, x: i32, y: i32, z: i32) -> Option<PackedMaterial> {
-        mask_rank(&self.mask, x, y, z).map(|r| self.materials[r])
-    }
-
     /// Number of solid voxels.
     pub fn solid_count(&self) -> usize {
         self.materials.len()
@@ -86,29 +75,6 @@ impl Brick {
     pub fn material_bytes(&self) -> usize {
         16 + self.materials.len() * std::mem::size_of::<PackedMaterial>()
     }
-
-    /// Expands back into a dense brick.
-    pub fn to_dense(&self) -> [PackedMaterial; BRICK_VOXELS] {
-        let mut out = [PackedMaterial::EMPTY; BRICK_VOXELS];
-        let mut k = 0;
-        for (y, word) in self.mask.iter().enumerate() {
-            let mut w = *word;
-            while w != 0 {
-                let bit = w.trailing_zeros() as usize;
-                out[(bit & 7) + 8 * y + 64 * (bit >> 3)] = self.materials[k];
-                k += 1;
-                w &= w - 1;
-            }
-        }
-        out
-    }
-
-    /// A stable hash of the brick's content (for cache keys that must survive restarts).
-    pub fn content_hash(&self) -> u64 {
-        let mut words: Vec<u64> = self.mask.to_vec();
-        words.extend(self.materials.iter().map(|m| u64::from(m.0)));
-        crate::hash::hash_words(&words)
-    }
 }
 
 #[cfg(test)]
@@ -117,19 +83,19 @@ mod tests {
     use glam::Vec3;
 
     #[test]
-    fn dense_round_trip_and_rank_lookup() {
+    fn masks_and_rank_lookup_match_the_dense_brick() {
         let mut dense = [PackedMaterial::EMPTY; BRICK_VOXELS];
         for i in (0..BRICK_VOXELS).step_by(7) {
             dense[i] = PackedMaterial::new(Vec3::splat((i % 255) as f32 / 255.0), (i % 3) as u8);
         }
         let b = Brick::from_dense(&dense).unwrap();
-        assert_eq!(b.to_dense(), dense);
         for z in 0..8 {
             for y in 0..8 {
                 for x in 0..8 {
                     let i = (x + 8 * y + 64 * z) as usize;
-                    assert_eq!(b.solid(x, y, z), !dense[i].is_empty());
-                    assert_eq!(b.material(x, y, z), (!dense[i].is_empty()).then_some(dense[i]));
+                    assert_eq!(mask_solid(&b.mask, x, y, z), !dense[i].is_empty());
+                    let material = mask_rank(&b.mask, x, y, z).map(|r| b.materials[r]);
+                    assert_eq!(material, (!dense[i].is_empty()).then_some(dense[i]));
                 }
             }
         }

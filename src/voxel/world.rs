@@ -148,11 +148,6 @@ impl VoxelWorld {
         self.grid.clone()
     }
 
-    /// The world this voxel world is built from.
-    pub fn world(&self) -> &Arc<World> {
-        &self.world
-    }
-
     /// Counters.
     pub fn stats(&self) -> VoxelStats {
         self.stats
