@@ -9,7 +9,8 @@
 
 use std::sync::Arc;
 
-use super::material::PackedMaterial;
+use super::material::{EmissiveTable, PackedMaterial};
+use crate::hash::mix64;
 
 /// Voxels per brick edge.
 pub const BRICK: i32 = 8;
@@ -45,13 +46,18 @@ pub struct Brick {
     pub mask: Mask,
     /// Materials of the solid voxels, in bit order (word by word).
     pub materials: Arc<[PackedMaterial]>,
+    /// Content hash: occupancy, albedo and emitted radiance (by value, not by table index, since indices
+    /// depend on interning order). Stable across runs; probe caches key on it.
+    pub hash: u64,
 }
 
 impl Brick {
-    /// Compresses a dense brick (index `x + 8 y + 64 z`, [`PackedMaterial::EMPTY`] for empty). `None` if empty.
-    pub fn from_dense(dense: &[PackedMaterial; BRICK_VOXELS]) -> Option<Brick> {
+    /// Compresses a dense brick (index `x + 8 y + 64 z`, [`PackedMaterial::EMPTY`] for empty) and hashes its
+    /// content, reading emission from `emissive`. `None` if empty.
+    pub fn from_dense(dense: &[PackedMaterial; BRICK_VOXELS], emissive: &EmissiveTable) -> Option<Brick> {
         let mut mask = [0u64; 8];
         let mut materials = Vec::new();
+        let mut hash = 0x6A09_E667_F3BC_C908u64;
         for (y, word) in mask.iter_mut().enumerate() {
             for z in 0..8 {
                 for x in 0..8 {
@@ -59,11 +65,15 @@ impl Brick {
                     if !m.is_empty() {
                         *word |= 1 << (x + 8 * z);
                         materials.push(m);
+                        let e = emissive.get(m.emissive_index());
+                        let radiance = e.x.to_bits() ^ e.y.to_bits().rotate_left(11) ^ e.z.to_bits().rotate_left(22);
+                        hash = mix64(hash ^ (u64::from(m.0 & 0x00FF_FFFF) | u64::from(radiance) << 24));
                     }
                 }
             }
+            hash = mix64(hash ^ *word);
         }
-        (!materials.is_empty()).then(|| Brick { mask, materials: materials.into() })
+        (!materials.is_empty()).then(|| Brick { mask, materials: materials.into(), hash })
     }
 
     /// Number of solid voxels.
@@ -88,7 +98,7 @@ mod tests {
         for i in (0..BRICK_VOXELS).step_by(7) {
             dense[i] = PackedMaterial::new(Vec3::splat((i % 255) as f32 / 255.0), (i % 3) as u8);
         }
-        let b = Brick::from_dense(&dense).unwrap();
+        let b = Brick::from_dense(&dense, &EmissiveTable::default()).unwrap();
         for z in 0..8 {
             for y in 0..8 {
                 for x in 0..8 {
@@ -99,6 +109,6 @@ mod tests {
                 }
             }
         }
-        assert!(Brick::from_dense(&[PackedMaterial::EMPTY; BRICK_VOXELS]).is_none());
+        assert!(Brick::from_dense(&[PackedMaterial::EMPTY; BRICK_VOXELS], &EmissiveTable::default()).is_none());
     }
 }

@@ -29,13 +29,15 @@ pub struct Chunk {
     pub masks: [Mask; 64],
     /// Materials of each existing brick's solid voxels, in rank order.
     pub materials: [Option<Arc<[PackedMaterial]>>; 64],
+    /// Content hash of each existing brick ([`Brick::hash`]).
+    pub hashes: [u64; 64],
     /// Bit `i` set when brick `i` exists.
     pub occupancy: u64,
 }
 
 impl Default for Chunk {
     fn default() -> Self {
-        Chunk { masks: [[0; 8]; 64], materials: std::array::from_fn(|_| None), occupancy: 0 }
+        Chunk { masks: [[0; 8]; 64], materials: std::array::from_fn(|_| None), hashes: [0; 64], occupancy: 0 }
     }
 }
 
@@ -47,10 +49,12 @@ impl Chunk {
             Some(b) => {
                 self.masks[i] = b.mask;
                 self.materials[i] = Some(b.materials);
+                self.hashes[i] = b.hash;
                 self.occupancy |= 1 << i;
             }
             None => {
                 self.masks[i] = [0; 8];
+                self.hashes[i] = 0;
                 self.occupancy &= !(1 << i);
             }
         }

@@ -416,7 +416,7 @@ impl VoxelWorld {
             }
         }
         if any {
-            Brick::from_dense(&dense)
+            Brick::from_dense(&dense, &self.emissive)
         } else {
             None
         }
@@ -462,7 +462,7 @@ impl VoxelWorld {
         for ci in touched {
             grid.chunk_hash[ci] = match &grid.chunks[ci] {
                 None => 0,
-                Some(c) => chunk_hash(c, &grid.emissive),
+                Some(c) => chunk_hash(c),
             };
         }
         grid.version += 1;
@@ -547,23 +547,9 @@ impl ColumnMap {
     }
 }
 
-/// Content hash of a chunk: masks and the radiance-relevant value of every material (emission by value, not
-/// by table index, since indices depend on interning order).
-fn chunk_hash(c: &Chunk, emissive: &EmissiveTable) -> u64 {
-    let mut words: Vec<u64> = Vec::with_capacity(64 * 9);
-    for (i, mats) in c.materials.iter().enumerate() {
-        let Some(mats) = mats else { continue };
-        words.push(i as u64);
-        words.extend_from_slice(&c.masks[i]);
-        for m in mats.iter() {
-            let e = emissive.get(m.emissive_index());
-            words.push(
-                u64::from(m.0 & 0x00FF_FFFF)
-                    | u64::from(e.x.to_bits() ^ e.y.to_bits().rotate_left(11) ^ e.z.to_bits().rotate_left(22)) << 24,
-            );
-        }
-    }
-    crate::hash::hash_words(&words)
+/// Content hash of a chunk: its bricks' hashes (computed when each brick was built) and their places.
+fn chunk_hash(c: &Chunk) -> u64 {
+    (0..64).filter(|i| c.occupancy >> i & 1 != 0).fold(0u64, |h, i| crate::hash::mix64(h ^ i ^ c.hashes[i as usize]))
 }
 
 fn chunk_range(lo: IVec3, hi: IVec3) -> impl Iterator<Item = IVec3> {
