@@ -20,6 +20,7 @@
 pub mod bench;
 pub mod geom;
 pub mod hash;
+pub mod prefetch;
 pub mod probes;
 pub mod stream_run;
 pub mod streaming;

@@ -69,6 +69,15 @@ impl RegionData {
         }
     }
 
+    /// Empties the region in place for new content (reuses its buffers).
+    pub fn reset(&mut self, content: u64) {
+        self.content = content;
+        self.layout = LAYOUT_VERSION;
+        self.last_updated = 0;
+        self.payloads.fill(ProbePayload::default());
+        self.updates.fill(0);
+    }
+
     /// Bytes this entry holds.
     pub fn bytes(&self) -> usize {
         std::mem::size_of::<RegionData>()
@@ -230,6 +239,17 @@ mod tests {
 
     fn key(i: i32) -> RegionKey {
         RegionKey { level: 0, coord: IVec3::new(i, 0, 0) }
+    }
+
+    #[test]
+    fn a_reset_region_equals_an_empty_one() {
+        let mut d = RegionData::empty(4, 1);
+        d.payloads[5].confidence = 1.0;
+        d.payloads[5].flags = crate::probes::payload::flags::VALID;
+        d.updates[5] = 9;
+        d.last_updated = 40;
+        d.reset(7);
+        assert_eq!(d, RegionData::empty(4, 7));
     }
 
     #[test]

@@ -39,6 +39,7 @@ use super::queue::WorkQueue;
 use super::tracer::{TraceError, TraceJob, TracePool, TraceResult};
 use crate::geom::Aabb;
 use crate::hash::hash_words;
+use crate::prefetch::prefetch;
 use crate::voxel::VoxelGrid;
 
 /// Settings of the clipmap and its scheduling.
@@ -148,6 +149,23 @@ struct Slot {
 }
 
 const NOT_QUEUED: u8 = u8::MAX;
+
+/// Region buffers kept for reuse.
+const SPARE_REGIONS: usize = 64;
+
+/// An empty region of `r^3` probes, in a spare buffer when one fits.
+fn reuse_region(spare: &mut Vec<RegionData>, r: u32, content: u64) -> RegionData {
+    match spare.pop() {
+        Some(mut d) if d.payloads.len() == (r * r * r) as usize => {
+            d.reset(content);
+            d
+        }
+        _ => RegionData::empty(r, content),
+    }
+}
+
+/// How many items ahead the apply and schedule loops prefetch per-probe state.
+const PREFETCH_AHEAD: usize = 8;
 
 const NO_COORD: IVec3 = IVec3::splat(i32::MIN);
 
@@ -283,6 +301,9 @@ pub struct ProbeManager {
     levels: Vec<Level>,
     pool: TracePool,
     memory: MemoryCache,
+    /// Region buffers no longer cached (evicted without persistence, replaced, or not worth writing), kept
+    /// for reuse: a shift saves into many new regions, and fresh 40 KB buffers cost allocation and page faults.
+    spare_regions: Vec<RegionData>,
     disk: Option<DiskCache>,
     awaiting: FxHashMap<RegionKey, Vec<(u32, IVec3)>>,
     pending_dirty: VecDeque<PendingDirty>,
@@ -335,6 +356,7 @@ impl ProbeManager {
         });
         Ok(ProbeManager {
             memory: MemoryCache::new(config.memory_cache_bytes),
+            spare_regions: Vec::new(),
             pool: TracePool::new(threads)?,
             config,
             levels,
@@ -483,7 +505,10 @@ impl ProbeManager {
         let mut report = StepReport::default();
         self.pool.try_drain(&mut self.results);
         for batch in std::mem::take(&mut self.results) {
-            for r in &batch {
+            for (i, r) in batch.iter().enumerate() {
+                if let Some(ahead) = batch.get(i + PREFETCH_AHEAD) {
+                    self.prefetch_slot((ahead.key >> 32) as usize, (ahead.key & 0xFFFF_FFFF) as usize);
+                }
                 self.apply_result(r, &mut report);
             }
         }
@@ -629,7 +654,7 @@ impl ProbeManager {
                 return;
             }
         }
-        let mut data = RegionData::empty(r as u32, content);
+        let mut data = reuse_region(&mut self.spare_regions, r as u32, content);
         data.last_updated = self.frame;
         for g in block.iter() {
             let slot = level.topo.slot(g);
@@ -652,8 +677,11 @@ impl ProbeManager {
         (p.usable() && p.confidence >= self.config.converged_confidence) || p.flags & flags::DISABLED != 0
     }
 
-    fn store(&self, key: RegionKey, mut d: RegionData) {
-        let Some(disk) = &self.disk else { return };
+    fn store(&mut self, key: RegionKey, mut d: RegionData) {
+        let Some(disk) = &self.disk else {
+            self.recycle_region(d);
+            return;
+        };
         let mut any = false;
         for p in d.payloads.iter_mut() {
             if self.settled(p) {
@@ -665,6 +693,15 @@ impl ProbeManager {
         }
         if any {
             disk.store(key, d);
+        } else {
+            self.recycle_region(d);
+        }
+    }
+
+    /// Keeps a region buffer for reuse (up to [`SPARE_REGIONS`]).
+    fn recycle_region(&mut self, d: RegionData) {
+        if self.spare_regions.len() < SPARE_REGIONS {
+            self.spare_regions.push(d);
         }
     }
 
@@ -707,6 +744,18 @@ impl ProbeManager {
         if !level.slots[slot].upload_queued {
             level.slots[slot].upload_queued = true;
             self.uploads.push_back((l as u32, slot as u32));
+        }
+    }
+
+    /// Starts loading a slot's state, payload and GPU record (see [`crate::prefetch`]).
+    #[inline(always)]
+    fn prefetch_slot(&self, l: usize, slot: usize) {
+        if let Some(level) = self.levels.get(l) {
+            if slot < level.slots.len() {
+                prefetch(&level.slots[slot]);
+                prefetch(&level.payloads[slot]);
+                prefetch(&level.gpu[slot]);
+            }
         }
     }
 
@@ -809,11 +858,15 @@ impl ProbeManager {
             for (coord, block) in region_blocks(b, r) {
                 let key = RegionKey { level: l as u32, coord };
                 let level = &self.levels[l];
-                let items: Vec<(usize, ProbePayload, u32)> = block
+                let cells: Vec<(u32, IVec3)> = block.iter().map(|g| (level.topo.slot(g) as u32, g)).collect();
+                let items: Vec<(usize, ProbePayload, u32)> = cells
                     .iter()
-                    .filter_map(|g| {
-                        let slot = level.topo.slot(g);
-                        let (s, p) = (&level.slots[slot], &level.payloads[slot]);
+                    .enumerate()
+                    .filter_map(|(k, &(slot, g))| {
+                        if let Some((ahead, _)) = cells.get(k + PREFETCH_AHEAD) {
+                            self.prefetch_slot(l, *ahead as usize);
+                        }
+                        let (s, p) = (&level.slots[slot as usize], &level.payloads[slot as usize]);
                         (s.assigned && s.coord == g && !s.dirty && (p.usable() || p.flags & flags::DISABLED != 0))
                             .then(|| (local_index(g, r), without_transient(*p), s.updates))
                     })
@@ -823,12 +876,15 @@ impl ProbeManager {
                 }
                 let content = *memo.entry(key).or_insert_with(|| region_content(&self.config, grid, key));
                 if self.memory.content_of(key).is_some_and(|c| c != content) {
-                    self.memory.remove(key);
+                    if let Some(d) = self.memory.remove(key) {
+                        self.recycle_region(d);
+                    }
                 }
                 let frame = self.frame;
+                let spare = &mut self.spare_regions;
                 let evicted = self.memory.upsert(
                     key,
-                    || RegionData::empty(r as u32, content),
+                    || reuse_region(spare, r as u32, content),
                     |d| {
                         for (i, p, u) in &items {
                             d.payloads[*i] = *p;
@@ -846,9 +902,13 @@ impl ProbeManager {
         for b in &entered {
             for (coord, block) in region_blocks(*b, r) {
                 slots.clear();
-                for g in block.iter() {
+                slots.extend(block.iter().map(|g| (self.levels[l].topo.slot(g) as u32, g)));
+                for k in 0..slots.len() {
+                    if let Some((ahead, _)) = slots.get(k + PREFETCH_AHEAD) {
+                        self.prefetch_slot(l, *ahead as usize);
+                    }
+                    let (slot, g) = (slots[k].0 as usize, slots[k].1);
                     let level = &mut self.levels[l];
-                    let slot = level.topo.slot(g);
                     let s = &mut level.slots[slot];
                     if s.assigned {
                         level.stats.recycles += 1;
@@ -863,7 +923,6 @@ impl ProbeManager {
                         ..Slot::default()
                     };
                     self.set_payload_packed(l, slot, ProbePayload::default(), self.empty_gpu);
-                    slots.push((slot as u32, g));
                 }
                 count += slots.len();
                 let key = RegionKey { level: l as u32, coord };
@@ -1031,6 +1090,9 @@ impl ProbeManager {
             let mut taken = 0;
             while taken < budget {
                 let Some((slot, stamp)) = self.levels[l].queue.pop() else { break };
+                if let Some(ahead) = self.levels[l].queue.peek_ahead(PREFETCH_AHEAD) {
+                    self.prefetch_slot(l, ahead as usize);
+                }
                 let level = &mut self.levels[l];
                 let s = &mut level.slots[slot as usize];
                 if s.stamp != stamp || s.queued_class == NOT_QUEUED {

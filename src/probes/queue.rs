@@ -77,6 +77,16 @@ impl WorkQueue {
         None
     }
 
+    /// The slot `n` pops ahead inside the current lowest bucket, if it holds that many (a prefetch hint; it
+    /// changes nothing).
+    pub fn peek_ahead(&self, n: usize) -> Option<u32> {
+        let bucket = self.buckets.get(self.lowest)?;
+        if !self.sorted[self.lowest] || bucket.len() <= n {
+            return None;
+        }
+        Some(bucket[bucket.len() - 1 - n].0)
+    }
+
     /// Every queued `(slot, stamp)` entry, in no particular order (consistency checks).
     pub fn entries(&self) -> impl Iterator<Item = &(u32, u32)> {
         self.buckets.iter().flatten()
@@ -108,6 +118,21 @@ mod tests {
             prop_assert_eq!(got.len(), items.len());
             prop_assert!(got.windows(2).all(|w| w[0] <= w[1]), "{:?}", got);
         }
+    }
+
+    #[test]
+    fn peek_ahead_names_the_slot_popped_that_many_pops_later() {
+        let mut q = WorkQueue::new(10);
+        for slot in [9, 4, 7, 1, 3] {
+            q.push(0, 0, 2, slot, 0);
+        }
+        assert_eq!(q.peek_ahead(1), None, "the bucket is not sorted before its first pop");
+        assert_eq!(q.pop(), Some((1, 0)));
+        assert_eq!(q.peek_ahead(2), Some(7));
+        assert_eq!(q.peek_ahead(4), None);
+        assert_eq!(q.pop(), Some((3, 0)));
+        assert_eq!(q.pop(), Some((4, 0)));
+        assert_eq!(q.pop(), Some((7, 0)));
     }
 
     #[test]
