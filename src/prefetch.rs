@@ -1,6 +1,6 @@
 //! A cache prefetch hint. Loops that walk scattered per-probe state (results applied to slots, queue entries
-//! turned into jobs) ask for the memory of an item a few steps ahead, so its cache misses overlap the work on
-//! the current one instead of adding up.
+//! turned into jobs, probes leaving or entering the clipmap) ask for the memory of an item a few steps ahead,
+//! so its cache misses overlap the work on the current one instead of adding up.
 
 /// Asks the CPU to start loading the cache line holding `value`. A hint only: it has no effect on any result.
 #[inline(always)]

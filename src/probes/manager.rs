@@ -164,7 +164,7 @@ fn reuse_region(spare: &mut Vec<RegionData>, r: u32, content: u64) -> RegionData
     }
 }
 
-/// How many items ahead the apply and schedule loops prefetch per-probe state.
+/// How many items ahead the apply, schedule and shift loops prefetch per-probe state.
 const PREFETCH_AHEAD: usize = 8;
 
 const NO_COORD: IVec3 = IVec3::splat(i32::MIN);
