@@ -13,7 +13,7 @@
 //! - [`world`]: world files, assets, terrain, scatter, timelines, sample worlds.
 //! - [`probes`]: probe payload math, CPU trace jobs, reference integrator, clipmap topology and the manager
 //!   (scheduling, region caches, disk persistence, invalidation).
-//! - [`voxel`]: the voxel world (bricks, edits from scene changes, DDA traversal, light at a hit).
+//! - [`voxel`]: the voxel world (bricks, edits from scene changes, slab-march traversal, light at a hit).
 //! - [`bench`]: headless runs of the CPU pipeline along camera paths (`lumon bench --no-gpu`).
 //! - [`stream_run`]: the `lumon stream` runner (timeline in simulated time, JSON lines).
 

@@ -164,10 +164,10 @@ proptest! {
         prop_assert!(got.iter().any(|s| *s));
     }
 
-    /// Every DDA hit is the first solid voxel along the ray (checked by a fine march), and a miss crosses no
+    /// Every traced hit is the first solid voxel along the ray (checked by a fine march), and a miss crosses no
     /// solid voxel.
     #[test]
-    fn dda_agrees_with_a_fine_march(ps in prop::collection::vec(random_placement(), 1..6),
+    fn traces_agree_with_a_fine_march(ps in prop::collection::vec(random_placement(), 1..6),
                                     rays in prop::collection::vec(((-5.5f32..5.5, 0.6f32..4.0, -5.5f32..5.5), (-1.0f32..1.0, -1.0f32..1.0, -1.0f32..1.0)), 32)) {
         let w = small_world();
         let mut vw = VoxelWorld::new(w.clone());
@@ -198,7 +198,7 @@ proptest! {
             let steps = (end / (grid.voxel_size * 0.02)) as usize;
             for i in 0..steps {
                 let p = o + d * (i as f32 * grid.voxel_size * 0.02);
-                prop_assert!(!grid.solid_at(p), "march finds solid at {p} before the DDA's answer ({end} m)");
+                prop_assert!(!grid.solid_at(p), "march finds solid at {p} before the tracer's answer ({end} m)");
             }
         }
     }
@@ -282,4 +282,35 @@ fn tint_and_emission_are_baked_into_voxels() {
     );
     let g = vw.snapshot();
     assert_eq!(g.material(g.voxel_of(Vec3::new(2.0, 2.7, 2.0))).unwrap().emissive_index(), 0, "switched off");
+}
+
+/// Axis-aligned and diagonal rays that start exactly on voxel and brick faces still hit what lies ahead (their
+/// tiny direction components must not carry them past a brick they graze).
+#[test]
+fn rays_along_cell_faces_hit_what_is_ahead() {
+    let w = small_world();
+    let mut vw = VoxelWorld::new(w.clone());
+    vw.load_everything();
+    let grid = vw.snapshot();
+    // The seed crate's voxels fill x and z in -0.5..0.5 and y in 0.5..1.75; x = z = 0 is a brick face.
+    for x in [-0.25f32, 0.0, 0.25] {
+        for z in [-0.25f32, 0.0, 0.25] {
+            let down = grid.trace(Vec3::new(x, 3.0, z), -Vec3::Y, 10.0);
+            match down {
+                Trace::Hit(h) => {
+                    assert!((h.dist - 1.25).abs() < 1e-3, "({x}, {z}) down: crate top 1.25 m below, got {}", h.dist);
+                    assert_eq!(h.normal, Vec3::Y);
+                }
+                other => panic!("({x}, {z}) down: expected the crate top, got {other:?}"),
+            }
+            let side = grid.trace(Vec3::new(x, 1.0, -3.0), Vec3::Z, 10.0);
+            assert!(
+                matches!(side, Trace::Hit(h) if h.normal == -Vec3::Z && (h.dist - 2.5).abs() < 1e-3),
+                "({x}, {z}) along +z: expected the crate's side, got {side:?}"
+            );
+        }
+    }
+    let diagonal = Vec3::new(1.0, -1.0, 1.0).normalize();
+    let hit = grid.trace(Vec3::new(-1.0, 2.5, -1.0), diagonal, 10.0);
+    assert!(matches!(hit, Trace::Hit(h) if grid.material(h.voxel).is_some()), "{hit:?}");
 }

@@ -26,6 +26,22 @@ pub fn mask_solid(mask: &Mask, x: i32, y: i32, z: i32) -> bool {
     mask[(y & 7) as usize] >> ((x + 8 * z) & 63) & 1 != 0
 }
 
+/// The box of a mask's solid voxels, packed 3 bits per bound: `lo.x, lo.y, lo.z, hi.x, hi.y, hi.z` (inclusive)
+/// from bit 0 up. An empty mask gives `lo = 7, hi = 0`.
+pub fn mask_bounds(mask: &Mask) -> u32 {
+    let words = mask.iter().fold(0u64, |a, w| a | w);
+    if words == 0 {
+        return 7 | 7 << 3 | 7 << 6;
+    }
+    let ys = mask.iter().enumerate().filter(|(_, w)| **w != 0).map(|(y, _)| y as u32);
+    let (y0, y1) = (ys.clone().min().unwrap_or(0), ys.max().unwrap_or(0));
+    let xs = (0..8).fold(0u8, |a, z| a | (words >> (8 * z)) as u8);
+    let zs = (0..8).fold(0u8, |a, z| a | u8::from((words >> (8 * z)) as u8 != 0) << z);
+    let (x0, x1) = (xs.trailing_zeros(), 7 - xs.leading_zeros());
+    let (z0, z1) = (zs.trailing_zeros(), 7 - zs.leading_zeros());
+    x0 | y0 << 3 | z0 << 6 | x1 << 9 | y1 << 12 | z1 << 15
+}
+
 /// Index of a solid voxel among the brick's solid voxels (its material's index), `None` when empty.
 #[inline]
 pub fn mask_rank(mask: &Mask, x: i32, y: i32, z: i32) -> Option<usize> {
@@ -110,5 +126,19 @@ mod tests {
             }
         }
         assert!(Brick::from_dense(&[PackedMaterial::EMPTY; BRICK_VOXELS], &EmissiveTable::default()).is_none());
+    }
+
+    #[test]
+    fn bounds_are_the_box_of_the_solid_voxels() {
+        let mut mask = [0u64; 8];
+        for (x, y, z) in [(2, 1, 5), (6, 4, 3), (3, 6, 7)] {
+            mask[y] |= 1 << (x + 8 * z);
+        }
+        let b = mask_bounds(&mask);
+        let field = |i: u32| b >> (3 * i) & 7;
+        assert_eq!((field(0), field(1), field(2)), (2, 1, 3), "low corner");
+        assert_eq!((field(3), field(4), field(5)), (6, 6, 7), "high corner");
+        let full = mask_bounds(&[!0; 8]);
+        assert_eq!(full, 7 << 9 | 7 << 12 | 7 << 15);
     }
 }

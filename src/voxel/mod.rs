@@ -1,8 +1,9 @@
-//! The voxel world the probes trace: bricks, materials, edits from scene changes, DDA traversal, light.
+//! The voxel world the probes trace: bricks, materials, edits from scene changes, ray traversal, light.
 //!
 //! - [`brick`]: 8^3 bricks with occupancy bitmasks and rank-compressed materials.
 //! - [`material`]: 32-bit packed voxel materials and the emissive table.
-//! - [`grid`]: the immutable, shareable grid (chunks of 4^3 bricks) and ray traversal.
+//! - [`grid`]: the immutable, shareable grid (chunks of 4^3 bricks).
+//! - [`traverse`]: ray traversal of the grid (two-level slab march).
 //! - [`world`]: the editable world: terrain per streamed region, voxelised placements, brick rebuilds,
 //!   copy-on-write publishing.
 //! - [`light`]: what a ray sees at a hit or a miss (sun with shadow ray, sky, emission, known irradiance).
@@ -11,6 +12,7 @@ pub mod brick;
 pub mod grid;
 pub mod light;
 pub mod material;
+pub mod traverse;
 pub mod world;
 
 pub use brick::{Brick, BRICK};

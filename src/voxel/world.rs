@@ -426,7 +426,21 @@ impl VoxelWorld {
         let emissive = Arc::new(self.emissive.clone());
         let grid = Arc::make_mut(&mut self.grid);
         grid.emissive = emissive;
-        grid.column_loaded = columns.flags;
+        let old_columns = std::mem::replace(&mut grid.column_loaded, columns.flags);
+        let nb = grid.dims / BRICK;
+        let set_stop = |grid: &mut VoxelGrid, b: IVec3| {
+            let lin = grid.brick_linear(b);
+            let stop = grid.brick_bits[lin >> 6] >> (lin & 63) & 1 != 0 || !grid.column_loaded(b.x, b.z);
+            grid.stop_bits[lin >> 6] = grid.stop_bits[lin >> 6] & !(1 << (lin & 63)) | u64::from(stop) << (lin & 63);
+        };
+        let changed: Vec<usize> =
+            (0..old_columns.len()).filter(|i| old_columns[*i] != grid.column_loaded[*i]).collect();
+        for i in changed {
+            let (bx, bz) = (i as i32 % nb.x, i as i32 / nb.x);
+            for by in 0..nb.y {
+                set_stop(grid, IVec3::new(bx, by, bz));
+            }
+        }
         let mut touched: Vec<usize> = Vec::new();
         for (b, brick) in bricks {
             let lin = grid.brick_linear(b);
@@ -434,6 +448,7 @@ impl VoxelWorld {
                 Some(_) => grid.brick_bits[lin >> 6] |= 1 << (lin & 63),
                 None => grid.brick_bits[lin >> 6] &= !(1 << (lin & 63)),
             }
+            set_stop(grid, b);
             let c: IVec3 = b / 4;
             let ci = (c.x + grid.chunk_dims.x * (c.y + grid.chunk_dims.y * c.z)) as usize;
             let i = ((b.x & 3) + 4 * (b.y & 3) + 16 * (b.z & 3)) as usize;
