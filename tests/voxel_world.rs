@@ -288,8 +288,7 @@ fn tint_and_emission_are_baked_into_voxels() {
 /// tiny direction components must not carry them past a brick they graze).
 #[test]
 fn rays_along_cell_faces_hit_what_is_ahead() {
-    let w = small_world();
-    let mut vw = VoxelWorld::new(w.clone());
+    let mut vw = VoxelWorld::new(small_world());
     vw.load_everything();
     let grid = vw.snapshot();
     // The seed crate's voxels fill x and z in -0.5..0.5 and y in 0.5..1.75; x = z = 0 is a brick face.
