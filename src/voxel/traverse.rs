@@ -47,9 +47,9 @@ fn iclamp(x: i32, lo: i32, hi: i32) -> i32 {
     x.max(lo).min(hi)
 }
 
-/// A minor coordinate as an exact function of the major one, in 32.32 fixed point: `u(X) = a + k X`. The
-/// float line is truncated to fixed point (within 2^-32 voxel): `f64::round` is a library call on baseline
-/// x86-64, a measurable share of a short ray's cost.
+/// A minor coordinate as an exact function of the major one, in 32.32 fixed point: `u(X) = a + k X`, the
+/// float line rounded to the nearest fixed-point value. (`f64::round` is a library call on baseline x86-64, a
+/// measurable share of a short ray's cost, so the rounding is written out.)
 #[derive(Clone, Copy)]
 struct Line {
     a: i64,
@@ -61,7 +61,9 @@ impl Line {
     fn new(o_u: f32, d_u: f32, o_m: f32, d_m: f32) -> Line {
         let k = f64::from(d_u) / f64::from(d_m);
         let a = f64::from(o_u) - k * f64::from(o_m);
-        Line { a: (a * 4294967296.0) as i64, k: (k * 4294967296.0) as i64 }
+        // Round half away from zero, as `f64::round` does, without its library call.
+        let fixed = |v: f64| (v * 4294967296.0 + 0.5f64.copysign(v)) as i64;
+        Line { a: fixed(a), k: fixed(k) }
     }
 
     #[inline(always)]
