@@ -61,9 +61,14 @@ impl Line {
     fn new(o_u: f32, d_u: f32, o_m: f32, d_m: f32) -> Line {
         let k = f64::from(d_u) / f64::from(d_m);
         let a = f64::from(o_u) - k * f64::from(o_m);
-        // Round half away from zero, as `f64::round` does, without its library call: exact while |v| < 2^20
-        // voxels, far beyond any grid.
-        let fixed = |v: f64| (v * 4294967296.0 + 0.5f64.copysign(v)) as i64;
+        // Round half away from zero, as `f64::round` does, without its library call (the fraction is exact
+        // while |v| < 2^20 voxels, far beyond any grid).
+        let fixed = |v: f64| {
+            let x = v * 4294967296.0;
+            let t = x as i64;
+            let frac = x - t as f64;
+            t + i64::from(frac >= 0.5) - i64::from(frac <= -0.5)
+        };
         Line { a: fixed(a), k: fixed(k) }
     }
 
