@@ -10,9 +10,14 @@
 //!
 //! - Minor coordinates at the slab faces come from exact 32.32 fixed-point lines (`u = a + k x`), so the
 //!   cheap rectangle test needs no float-to-int conversion and never drifts.
-//! - The brick level tests [`VoxelGrid::stop_bits`] (brick exists or column not streamed in); a brick is
-//!   entered only over the part of the ray inside its solid voxels' box ([`Chunk::bounds`]). Its mask's
-//!   cache line is prefetched as soon as the brick is known, so the miss overlaps that clipping.
+//! - The brick level tests [`VoxelGrid::stop_bits`] (brick exists or column not streamed in). A brick's mask
+//!   cache line is prefetched as soon as the brick is known; its voxel slabs are then limited, in integers,
+//!   to those of its solid voxels' box ([`Chunk::bounds`]), and it is skipped when the minor cells at those
+//!   slabs' faces miss the box. Cells outside the brick read as empty, so the voxel level needs no clipping
+//!   in floats, and a hit's distance is the exact entry plane of its voxel.
+//! - The march is compiled once per major axis and direction sign, so the slab loops carry no direction
+//!   branches; the voxel level and the exact cell resolution are separate functions, which keeps the brick
+//!   loop's values in registers.
 //! - The first and last brick slabs are walked only from the face of the voxel slab the ray starts in and
 //!   to the face of the one it ends in, so bricks behind the origin or past the end are not considered.
 //! - Unstreamed space returns [`Trace::Unknown`], leaving the grid is a miss (the ray sees the sky); hits
@@ -28,9 +33,6 @@ use super::grid::{Hit, Trace, VoxelGrid};
 /// "No axis": the ray started inside the grid, so its first cell was not entered through a face.
 const NO_AXIS: usize = 3;
 
-/// How far (voxels) a brick's solid box is grown before a ray is clipped to it.
-const CLIP_SLACK: f32 = 1e-3;
-
 /// A ray in grid voxel units, clipped to the grid box.
 struct Ray {
     o: [f32; 3],
@@ -39,6 +41,26 @@ struct Ray {
     t_in: f32,
     t_end: f32,
     entry_axis: usize,
+}
+
+/// The smaller of two finite floats: one `minss`, where `f32::min`'s NaN handling costs several instructions.
+#[inline(always)]
+fn fmin(a: f32, b: f32) -> f32 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The larger of two finite floats (see [`fmin`]).
+#[inline(always)]
+fn fmax(a: f32, b: f32) -> f32 {
+    if a > b {
+        a
+    } else {
+        b
+    }
 }
 
 /// `x` limited to `lo..=hi`.
@@ -83,39 +105,28 @@ const BIT: [u64; 10] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 0];
 /// `1 << 8 z` for z in 0..8, zero one step outside (index `z + 1`).
 const ROW: [u64; 10] = [0, 1, 1 << 8, 1 << 16, 1 << 24, 1 << 32, 1 << 40, 1 << 48, 1 << 56, 0];
 
-/// Up to three cells a slab's segment crosses, in ray order: `(cu, cw, t_enter, axis)`; returns how many.
-/// `(ua, wa)` is the cell at the slab's start, `(ub, wb)` at its end; `tu`/`tw` are the times of the
-/// minor crossings (only read when the cell changes on that axis).
+/// Up to three cells a slab's segment crosses, in ray order: `(cu, cw, t_enter)`; returns how many.
+/// `(ua, wa)` is the cell at the slab's start (`out[0]`, filled by the caller), `(ub, wb)` at its end;
+/// `tu`/`tw` are the times of the minor crossings (only read when the cell changes on that axis).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn order(
-    ua: i32,
-    ub: i32,
-    wa: i32,
-    wb: i32,
-    tu: f32,
-    tw: f32,
-    u: usize,
-    w: usize,
-    out: &mut [(i32, i32, f32, usize); 3],
-) -> usize {
+fn order(ua: i32, ub: i32, wa: i32, wb: i32, tu: f32, tw: f32, out: &mut [(i32, i32, f32); 3]) -> usize {
     match (ua != ub, wa != wb) {
         (false, false) => 1,
         (true, false) => {
-            out[1] = (ub, wa, tu, u);
+            out[1] = (ub, wa, tu);
             2
         }
         (false, true) => {
-            out[1] = (ua, wb, tw, w);
+            out[1] = (ua, wb, tw);
             2
         }
         (true, true) => {
             if tu < tw {
-                out[1] = (ub, wa, tu, u);
-                out[2] = (ub, wb, tw, w);
+                out[1] = (ub, wa, tu);
+                out[2] = (ub, wb, tw);
             } else {
-                out[1] = (ua, wb, tw, w);
-                out[2] = (ub, wb, tu, u);
+                out[1] = (ua, wb, tw);
+                out[2] = (ub, wb, tu);
             }
             3
         }
@@ -134,12 +145,12 @@ impl VoxelGrid {
         let ta = -ov * iv;
         let tb = (self.dims.as_vec3() - ov) * iv;
         let t_near = ta.min(tb);
-        let t_in = t_near.max_element().max(0.0);
+        let t_in = fmax(t_near.max_element(), 0.0);
         let t_box = ta.max(tb).min_element();
         if t_in >= t_box || t_in >= limit {
             return Trace::Miss { escaped: t_in < limit };
         }
-        let t_end = t_box.min(limit);
+        let t_end = fmin(t_box, limit);
         let escaped_at_end = t_box <= limit;
         let entry_axis = if t_in > 0.0 {
             if t_near.x >= t_near.y && t_near.x >= t_near.z {
@@ -155,52 +166,63 @@ impl VoxelGrid {
         let ray = Ray { o: ov.to_array(), d: dv.to_array(), inv: iv.to_array(), t_in, t_end, entry_axis };
         let a = dv.abs();
         let r = if a.x >= a.y && a.x >= a.z {
-            self.march::<0, 1, 2>(&ray)
+            if dv.x > 0.0 {
+                self.march::<0, 1, 2, true>(&ray)
+            } else {
+                self.march::<0, 1, 2, false>(&ray)
+            }
         } else if a.y >= a.z {
-            self.march::<1, 0, 2>(&ray)
+            if dv.y > 0.0 {
+                self.march::<1, 0, 2, true>(&ray)
+            } else {
+                self.march::<1, 0, 2, false>(&ray)
+            }
+        } else if dv.z > 0.0 {
+            self.march::<2, 0, 1, true>(&ray)
         } else {
-            self.march::<2, 0, 1>(&ray)
+            self.march::<2, 0, 1, false>(&ray)
         };
         r.unwrap_or(Trace::Miss { escaped: escaped_at_end })
     }
 
-    /// The brick level: one brick slab (8 voxels along the major axis) per step.
+    /// The brick level: one brick slab (8 voxels along the major axis) per step. `POS`: the ray runs towards
+    /// +M.
     #[inline(always)]
-    fn march<const M: usize, const U: usize, const W: usize>(&self, r: &Ray) -> Option<Trace> {
+    fn march<const M: usize, const U: usize, const W: usize, const POS: bool>(&self, r: &Ray) -> Option<Trace> {
         let nb = (self.dims / BRICK).to_array();
         let stride = [1usize, nb[0] as usize, (nb[0] * nb[1]) as usize];
         let bs = BRICK as f32;
-        let pos = r.d[M] > 0.0;
-        let step = if pos { 1 } else { -1 };
+        let step = if POS { 1 } else { -1 };
         // The voxel slab the ray starts in: the first brick slab is walked from its face only.
         let vx0 = iclamp((r.o[M] + r.d[M] * r.t_in) as i32, 0, nb[M] * BRICK - 1);
         let mut bm = vx0 >> 3;
-        let mut t_exit = ((bm + i32::from(pos)) as f32 * bs - r.o[M]) * r.inv[M];
+        let mut t_exit = ((bm + i32::from(POS)) as f32 * bs - r.o[M]) * r.inv[M];
         let dt = bs * r.inv[M].abs();
         let mut ta = r.t_in;
-        let mut ea = r.entry_axis;
         let stop = |lin: usize| self.stop_bits[lin >> 6] >> (lin & 63) & 1;
         let lu = Line::new(r.o[U], r.d[U], r.o[M], r.d[M]);
         let lw = Line::new(r.o[W], r.d[W], r.o[M], r.d[M]);
         let (bu_max, bw_max) = (nb[U] - 1, nb[W] - 1);
-        let mut x_in = vx0 + i32::from(!pos);
+        let mut x_in = vx0 + i32::from(!POS);
         // The far face of the voxel slab the ray ends in: the last brick slab is walked to it only.
         let vx1 = iclamp((r.o[M] + r.d[M] * r.t_end) as i32, 0, nb[M] * BRICK - 1);
-        let x_last = vx1 + i32::from(pos);
+        let x_last = vx1 + i32::from(POS);
         let b_last = vx1 >> 3;
+        let (mut u_in, mut w_in) = (lu.at(x_in), lw.at(x_in));
         loop {
             let x_out = if bm == b_last {
                 x_last
-            } else if pos {
+            } else if POS {
                 bm * BRICK + BRICK
             } else {
                 bm * BRICK
             };
-            let tb = t_exit.min(r.t_end);
-            let ua = iclamp((lu.at(x_in) >> 35) as i32, 0, bu_max);
-            let ub = iclamp((lu.at(x_out) >> 35) as i32, 0, bu_max);
-            let wa = iclamp((lw.at(x_in) >> 35) as i32, 0, bw_max);
-            let wb = iclamp((lw.at(x_out) >> 35) as i32, 0, bw_max);
+            let tb = fmin(t_exit, r.t_end);
+            let (u_out, w_out) = (lu.at(x_out), lw.at(x_out));
+            let ua = iclamp((u_in >> 35) as i32, 0, bu_max);
+            let ub = iclamp((u_out >> 35) as i32, 0, bu_max);
+            let wa = iclamp((w_in >> 35) as i32, 0, bw_max);
+            let wb = iclamp((w_out >> 35) as i32, 0, bw_max);
             let lin = bm as usize * stride[M] + ua as usize * stride[U] + wa as usize * stride[W];
             let du = (ub - ua) as isize * stride[U] as isize;
             let dw = (wb - wa) as isize * stride[W] as isize;
@@ -208,13 +230,13 @@ impl VoxelGrid {
             if stop(lin) | stop(l(du)) | stop(l(dw)) | stop(l(du + dw)) != 0 {
                 let tu = (ua.max(ub) as f32 * bs - r.o[U]) * r.inv[U];
                 let tw = (wa.max(wb) as f32 * bs - r.o[W]) * r.inv[W];
-                let mut cells = [(ua, wa, ta, ea); 3];
-                let n = order(ua, ub, wa, wb, tu, tw, U, W, &mut cells);
+                let mut cells = [(ua, wa, ta); 3];
+                let n = order(ua, ub, wa, wb, tu, tw, &mut cells);
                 for i in 0..n {
-                    let (cu, cw, t0, axis) = cells[i];
+                    let (cu, cw, t0) = cells[i];
                     let t1 = if i + 1 < n { cells[i + 1].2 } else { tb };
-                    let (t0, axis) = if t0 > ta { (t0, axis) } else { (ta, ea) };
-                    let t1 = t1.min(tb);
+                    let t0 = fmax(t0, ta);
+                    let t1 = fmin(t1, tb);
                     let mut b = [0i32; 3];
                     b[M] = bm;
                     b[U] = cu;
@@ -228,7 +250,8 @@ impl VoxelGrid {
                     }
                     if let Some((mask, bounds)) = self.brick_mask_bounds(IVec3::from_array(b)) {
                         crate::prefetch::prefetch(mask);
-                        if let Some(h) = self.march_brick::<M, U, W>(r, mask, bounds, b, t0, t1, axis, lu, lw) {
+                        let slab = (x_in, x_out, ta, tb);
+                        if let Some(h) = self.march_brick::<M, U, W, POS>(r, mask, bounds, b, slab, lu, lw) {
                             return Some(Trace::Hit(h));
                         }
                     }
@@ -242,52 +265,51 @@ impl VoxelGrid {
                 return Some(Trace::Miss { escaped: true });
             }
             ta = t_exit;
-            ea = M;
             t_exit += dt;
             x_in = x_out;
+            (u_in, w_in) = (u_out, w_out);
         }
     }
 
-    /// The voxel level inside one brick, for the part `[t0, t1]` of the ray that lies in it.
+    /// The voxel level inside brick `b`, for the voxel slabs between the planes `x_in` and `x_out` (the ray
+    /// inside them during `[ta, tb]`). The slabs are first limited, in integers, to those of the brick's solid
+    /// box; cells outside the brick read as empty, so slabs where the ray is in a neighbouring brick cost a
+    /// bit test each and never hit.
     #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn march_brick<const M: usize, const U: usize, const W: usize>(
+    #[inline(never)]
+    fn march_brick<const M: usize, const U: usize, const W: usize, const POS: bool>(
         &self,
         r: &Ray,
         mask: &Mask,
         bounds: u32,
         b: [i32; 3],
-        t0: f32,
-        t1: f32,
-        entry_axis: usize,
+        (x_in, x_out, ta, tb): (i32, i32, f32, f32),
         lu: Line,
         lw: Line,
     ) -> Option<Hit> {
         let base = [b[0] * BRICK, b[1] * BRICK, b[2] * BRICK];
-        // Clip the segment to the box of the brick's solid voxels, grown by a hair: the cells come from the
-        // fixed-point lines, the box from floats, and a ray grazing the box's face must not fall between them.
-        let enter = (t0, entry_axis);
-        let (mut t0, mut t1, mut entry_axis) = (t0, t1, entry_axis);
-        for (a, &base_a) in base.iter().enumerate() {
-            let lo = (base_a + (bounds >> (3 * a) & 7) as i32) as f32 - CLIP_SLACK;
-            let hi = (base_a + (bounds >> (3 * a + 9) & 7) as i32 + 1) as f32 + CLIP_SLACK;
-            let (q0, q1) = ((lo - r.o[a]) * r.inv[a], (hi - r.o[a]) * r.inv[a]);
-            let near = q0.min(q1);
-            if near > t0 {
-                t0 = near;
-                entry_axis = a;
-            }
-            t1 = t1.min(q0.max(q1));
-        }
-        if t0 > t1 {
+        let lo = |a: usize| (bounds >> (3 * a) & 7) as i32;
+        let hi = |a: usize| (bounds >> (3 * a + 9) & 7) as i32;
+        let step = if POS { 1 } else { -1 };
+        // The first and last voxel slab (brick coordinates), in ray order, inside the solid box.
+        let (vm0, vm1) = if POS {
+            ((x_in - base[M]).max(lo(M)), (x_out - 1 - base[M]).min(hi(M)))
+        } else {
+            ((x_in - 1 - base[M]).min(hi(M)), (x_out - base[M]).max(lo(M)))
+        };
+        if (vm1 - vm0) * step < 0 {
             return None;
         }
-        let pos = r.d[M] > 0.0;
-        let step = if pos { 1 } else { -1 };
-        let vm_at = |t: f32| iclamp((r.o[M] + r.d[M] * t) as i32 - base[M], 0, BRICK - 1);
-        let vm0 = vm_at(t0);
-        let vm1 = vm_at(t1);
-        let n = (vm1 - vm0).abs() + 1;
+        // The minor cells at the faces of those slabs must overlap the solid box.
+        let x0 = base[M] + vm0 + i32::from(!POS);
+        let x1 = base[M] + vm1 + i32::from(POS);
+        let cell = |v: i64, b: i32| (v >> 32) as i32 - b;
+        let (u0, u1) = (cell(lu.at(x0), base[U]), cell(lu.at(x1), base[U]));
+        let (w0, w1) = (cell(lw.at(x0), base[W]), cell(lw.at(x1), base[W]));
+        if u0.max(u1) < lo(U) || u0.min(u1) > hi(U) || w0.max(w1) < lo(W) || w0.min(w1) > hi(W) {
+            return None;
+        }
+        let n = (vm1 - vm0) * step + 1;
         let (bu, bw) = (base[U] - 1, base[W] - 1);
         let c = |v: i64, b: i32| (((v >> 32) as i32 - b) as u32).min(9) as usize;
         let mut g = [0u64; 10];
@@ -296,7 +318,6 @@ impl VoxelGrid {
         }
         // One slab at a time: a cheap test of the 2 x 2 minor rectangle the segment spans, and the exact
         // cells in ray order only where that rectangle holds a solid voxel.
-        let x0 = base[M] + vm0 + i32::from(!pos);
         let (ku, kw) = (lu.k * i64::from(step), lw.k * i64::from(step));
         let (mut u, mut w) = (lu.at(x0), lw.at(x0));
         let (mut ua, mut wa) = (c(u, bu), c(w, bw));
@@ -311,17 +332,7 @@ impl VoxelGrid {
                 _ => (g[wa] | g[wb]) & ((BIT[ua] | BIT[ub]) << (8 * vm)),
             };
             if any != 0 {
-                if let Some(h) = self.resolve::<M, U, W>(
-                    r,
-                    mask,
-                    base,
-                    vm as i32,
-                    j,
-                    x0,
-                    (t0, t1, entry_axis),
-                    enter,
-                    [ua, ub, wa, wb],
-                ) {
+                if let Some(h) = self.resolve::<M, U, W>(r, mask, base, vm as i32, j, x0, (ta, tb), [ua, ub, wa, wb]) {
                     return Some(h);
                 }
             }
@@ -331,7 +342,8 @@ impl VoxelGrid {
         None
     }
 
-    /// The first solid voxel among the (up to three) cells a slab's segment crosses, in ray order.
+    /// The first solid voxel among the (up to three) cells a slab's segment crosses, in ray order; `(t0, t1)`
+    /// is the ray's interval inside the brick slab.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn resolve<const M: usize, const U: usize, const W: usize>(
@@ -342,8 +354,7 @@ impl VoxelGrid {
         vm: i32,
         j: i32,
         x0: i32,
-        (t0, t1, entry_axis): (f32, f32, usize),
-        enter: (f32, usize),
+        (t0, t1): (f32, f32),
         c: [usize; 4],
     ) -> Option<Hit> {
         let pos = r.d[M] > 0.0;
@@ -351,16 +362,15 @@ impl VoxelGrid {
         let x_in = x0 + j * step;
         let x_out = x_in + step;
         let [ua, ub, wa, wb] = c.map(|v| v as i32 - 1);
-        let ta = ((x_in as f32 - r.o[M]) * r.inv[M]).max(t0);
-        let tb = ((x_out as f32 - r.o[M]) * r.inv[M]).min(t1);
-        let ea = if j == 0 { entry_axis } else { M };
+        let ta = fmax((x_in as f32 - r.o[M]) * r.inv[M], t0);
+        let tb = fmin((x_out as f32 - r.o[M]) * r.inv[M], t1);
         let tu = ((base[U] + ua.max(ub)) as f32 - r.o[U]) * r.inv[U];
         let tw = ((base[W] + wa.max(wb)) as f32 - r.o[W]) * r.inv[W];
-        let mut cells = [(ua, wa, ta, ea); 3];
-        let k = order(ua, ub, wa, wb, tu, tw, U, W, &mut cells);
-        for (i, &(cu, cw, t, _)) in cells[..k].iter().enumerate() {
-            let t = t.max(ta);
-            let t_leave = if i + 1 < k { cells[i + 1].2.min(tb) } else { tb };
+        let mut cells = [(ua, wa, ta); 3];
+        let k = order(ua, ub, wa, wb, tu, tw, &mut cells);
+        for (i, &(cu, cw, t)) in cells[..k].iter().enumerate() {
+            let t = fmax(t, ta);
+            let t_leave = if i + 1 < k { fmin(cells[i + 1].2, tb) } else { tb };
             if (cu as u32 | cw as u32) >= BRICK as u32 || t > t_leave {
                 continue;
             }
@@ -372,7 +382,7 @@ impl VoxelGrid {
                 continue;
             }
             // Where the ray entered this voxel, exactly: its last entry plane (or the brick entry).
-            let (mut t, mut axis) = enter;
+            let (mut t, mut axis) = (r.t_in, r.entry_axis);
             for a in 0..3 {
                 let plane = (base[a] + v[a] + i32::from(r.d[a] < 0.0)) as f32;
                 let ta = (plane - r.o[a]) * r.inv[a];
