@@ -2,7 +2,8 @@
 //!
 //! - `trace`: rays of up to 32 voxels from random probe-like origins of `valley`: 2,048 origins 1-4 m above the
 //!   ground in open space, each casting 32 uniformly random directions (as a probe casts its ray set from one
-//!   centre); throughput in rays. One thread and two threads.
+//!   centre); throughput in rays. One thread and two threads, and one thread on the portable path (what a CPU
+//!   without AVX-512 runs).
 //! - `voxel_edit`: a 100-placement delta (cars moved up to 20 m) applied to the `city-stress` voxel world.
 //! - The memory of the `valley` voxel world is printed once (resident bytes, bytes per solid voxel).
 
@@ -53,6 +54,10 @@ fn trace_all(grid: &VoxelGrid, rays: &[(Vec3, Vec3)], max: f32) -> usize {
     rays.iter().filter(|(o, d)| matches!(grid.trace(*o, *d, max), Trace::Hit(_))).count()
 }
 
+fn trace_all_portable(grid: &VoxelGrid, rays: &[(Vec3, Vec3)], max: f32) -> usize {
+    rays.iter().filter(|(o, d)| matches!(grid.trace_portable(*o, *d, max), Trace::Hit(_))).count()
+}
+
 fn trace(c: &mut Criterion) {
     let world = load("valley");
     let mut vw = VoxelWorld::new(world.clone());
@@ -77,11 +82,18 @@ fn trace(c: &mut Criterion) {
     let max = 32.0 * world.voxel_size;
     let hits = trace_all(&grid, &rays, max);
     eprintln!("trace: {} of {} rays hit within 32 voxels", hits, rays.len());
+    eprintln!(
+        "trace: voxel level {}",
+        if lumon::voxel::wide_voxel_level() { "wide (AVX-512, eight slabs at once)" } else { "portable" }
+    );
 
     let mut g = c.benchmark_group("trace");
     g.throughput(Throughput::Elements(rays.len() as u64));
     g.sample_size(20);
     g.bench_function("valley_32_voxels/1_thread", |b| b.iter(|| black_box(trace_all(&grid, &rays, max))));
+    g.bench_function("valley_32_voxels/1_thread_portable", |b| {
+        b.iter(|| black_box(trace_all_portable(&grid, &rays, max)))
+    });
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
     g.bench_function("valley_32_voxels/2_threads", |b| {
         b.iter(|| pool.install(|| rays.par_chunks(2048).map(|c| trace_all(&grid, c, max)).sum::<usize>()))

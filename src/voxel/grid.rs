@@ -106,6 +106,8 @@ pub struct VoxelGrid {
     pub origin: Vec3,
     /// Voxel edge, metres.
     pub voxel_size: f32,
+    /// `1 / voxel_size`, so a trace starts without a division.
+    pub(crate) inv_voxel_size: f32,
     /// Grid size in voxels (multiples of [`CHUNK`]).
     pub dims: IVec3,
     /// Grid size in chunks.
@@ -138,6 +140,7 @@ impl VoxelGrid {
         VoxelGrid {
             origin,
             voxel_size,
+            inv_voxel_size: 1.0 / voxel_size,
             dims: chunk_dims * CHUNK,
             chunk_dims,
             chunks: vec![None; n],

@@ -3,7 +3,8 @@
 //! - [`brick`]: 8^3 bricks with occupancy bitmasks and rank-compressed materials.
 //! - [`material`]: 32-bit packed voxel materials and the emissive table.
 //! - [`grid`]: the immutable, shareable grid (chunks of 4^3 bricks).
-//! - [`traverse`]: ray traversal of the grid (two-level slab march).
+//! - [`traverse`]: ray traversal of the grid (two-level slab march); `traverse_wide`: its voxel level with
+//!   AVX-512, chosen at run time.
 //! - [`world`]: the editable world: terrain per streamed region, voxelised placements, brick rebuilds,
 //!   copy-on-write publishing.
 //! - [`light`]: what a ray sees at a hit or a miss (sun with shadow ray, sky, emission, known irradiance).
@@ -13,10 +14,13 @@ pub mod grid;
 pub mod light;
 pub mod material;
 pub mod traverse;
+#[cfg(target_arch = "x86_64")]
+mod traverse_wide;
 pub mod world;
 
 pub use brick::{Brick, BRICK};
 pub use grid::{GridMemory, Hit, Trace, VoxelGrid, CHUNK};
 pub use light::{IrradianceSource, NoIrradiance};
 pub use material::{EmissiveTable, PackedMaterial};
+pub use traverse::wide_voxel_level;
 pub use world::{VoxelEdit, VoxelStats, VoxelWorld};

@@ -18,8 +18,10 @@
 //! - The march is compiled once per major axis and direction sign, so the slab loops carry no direction
 //!   branches; the voxel level and the exact cell resolution are separate functions, which keeps the brick
 //!   loop's values in registers.
-//! - The first and last brick slabs are walked only from the face of the voxel slab the ray starts in and
-//!   to the face of the one it ends in, so bricks behind the origin or past the end are not considered.
+//! - On x86-64 CPUs with AVX-512 (detected at run time) the whole trace is compiled for it and the voxel level
+//!   tests a brick's eight slabs at once (`traverse_wide.rs`); results are identical to the portable
+//!   path ([`VoxelGrid::trace_portable`]). Entering that code is the module's one `unsafe` operation (twice:
+//!   the trace, and the voxel level from inside it), sound because the features were detected.
 //! - Unstreamed space returns [`Trace::Unknown`], leaving the grid is a miss (the ray sees the sky); hits
 //!   carry the entry distance and the normal of the face the ray came through.
 //!
@@ -34,13 +36,13 @@ use super::grid::{Hit, Trace, VoxelGrid};
 const NO_AXIS: usize = 3;
 
 /// A ray in grid voxel units, clipped to the grid box.
-struct Ray {
-    o: [f32; 3],
-    d: [f32; 3],
-    inv: [f32; 3],
-    t_in: f32,
-    t_end: f32,
-    entry_axis: usize,
+pub(super) struct Ray {
+    pub(super) o: [f32; 3],
+    pub(super) d: [f32; 3],
+    pub(super) inv: [f32; 3],
+    pub(super) t_in: f32,
+    pub(super) t_end: f32,
+    pub(super) entry_axis: usize,
 }
 
 /// The smaller of two finite floats: one `minss`, where `f32::min`'s NaN handling costs several instructions.
@@ -73,9 +75,9 @@ fn iclamp(x: i32, lo: i32, hi: i32) -> i32 {
 /// float line rounded to the nearest fixed-point value. (`f64::round` is a library call on baseline x86-64, a
 /// measurable share of a short ray's cost, so the rounding is written out.)
 #[derive(Clone, Copy)]
-struct Line {
-    a: i64,
-    k: i64,
+pub(super) struct Line {
+    pub(super) a: i64,
+    pub(super) k: i64,
 }
 
 impl Line {
@@ -95,7 +97,7 @@ impl Line {
     }
 
     #[inline(always)]
-    fn at(self, x: i32) -> i64 {
+    pub(super) fn at(self, x: i32) -> i64 {
         self.a + self.k * i64::from(x)
     }
 }
@@ -133,10 +135,42 @@ fn order(ua: i32, ub: i32, wa: i32, wb: i32, tu: f32, tw: f32, out: &mut [(i32, 
     }
 }
 
+/// True when [`VoxelGrid::trace`] takes the wide voxel level on this CPU (x86-64 with AVX-512F and DQ).
+pub fn wide_voxel_level() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return super::traverse_wide::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 impl VoxelGrid {
     /// Traces a ray from `origin` along unit `dir` for at most `max_dist` metres.
     pub fn trace(&self, origin: Vec3, dir: Vec3, max_dist: f32) -> Trace {
-        let inv_vs = 1.0 / self.voxel_size;
+        #[cfg(target_arch = "x86_64")]
+        if super::traverse_wide::available() {
+            // SAFETY: `trace_wide` needs exactly the CPU features `available` has just detected.
+            return unsafe { self.trace_wide(origin, dir, max_dist) };
+        }
+        self.trace_with::<false>(origin, dir, max_dist)
+    }
+
+    /// [`VoxelGrid::trace`] on the portable path (no wide voxel level), whatever the CPU: for tests and
+    /// comparisons.
+    pub fn trace_portable(&self, origin: Vec3, dir: Vec3, max_dist: f32) -> Trace {
+        self.trace_with::<false>(origin, dir, max_dist)
+    }
+
+    /// [`VoxelGrid::trace`] compiled for AVX-512, with the wide voxel level.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn trace_wide(&self, origin: Vec3, dir: Vec3, max_dist: f32) -> Trace {
+        self.trace_with::<true>(origin, dir, max_dist)
+    }
+
+    /// The trace; `WIDE`: the voxel level tests a brick's eight slabs at once (only where the CPU can).
+    #[inline(always)]
+    fn trace_with<const WIDE: bool>(&self, origin: Vec3, dir: Vec3, max_dist: f32) -> Trace {
+        let inv_vs = self.inv_voxel_size;
         let ov = (origin - self.origin) * inv_vs;
         let limit = max_dist * inv_vs;
         let safe = |d: f32| if d.abs() < 1e-12 { 1e-12f32.copysign(d) } else { d };
@@ -167,20 +201,20 @@ impl VoxelGrid {
         let a = dv.abs();
         let r = if a.x >= a.y && a.x >= a.z {
             if dv.x > 0.0 {
-                self.march::<0, 1, 2, true>(&ray)
+                self.march::<0, 1, 2, true, WIDE>(&ray)
             } else {
-                self.march::<0, 1, 2, false>(&ray)
+                self.march::<0, 1, 2, false, WIDE>(&ray)
             }
         } else if a.y >= a.z {
             if dv.y > 0.0 {
-                self.march::<1, 0, 2, true>(&ray)
+                self.march::<1, 0, 2, true, WIDE>(&ray)
             } else {
-                self.march::<1, 0, 2, false>(&ray)
+                self.march::<1, 0, 2, false, WIDE>(&ray)
             }
         } else if dv.z > 0.0 {
-            self.march::<2, 0, 1, true>(&ray)
+            self.march::<2, 0, 1, true, WIDE>(&ray)
         } else {
-            self.march::<2, 0, 1, false>(&ray)
+            self.march::<2, 0, 1, false, WIDE>(&ray)
         };
         r.unwrap_or(Trace::Miss { escaped: escaped_at_end })
     }
@@ -188,7 +222,10 @@ impl VoxelGrid {
     /// The brick level: one brick slab (8 voxels along the major axis) per step. `POS`: the ray runs towards
     /// +M.
     #[inline(always)]
-    fn march<const M: usize, const U: usize, const W: usize, const POS: bool>(&self, r: &Ray) -> Option<Trace> {
+    fn march<const M: usize, const U: usize, const W: usize, const POS: bool, const WIDE: bool>(
+        &self,
+        r: &Ray,
+    ) -> Option<Trace> {
         let nb = (self.dims / BRICK).to_array();
         let stride = [1usize, nb[0] as usize, (nb[0] * nb[1]) as usize];
         let bs = BRICK as f32;
@@ -248,12 +285,22 @@ impl VoxelGrid {
                     if !self.column_loaded[(b[0] + b[2] * nb[0]) as usize] {
                         return Some(Trace::Unknown { dist: t0 * self.voxel_size });
                     }
-                    if let Some((mask, bounds)) = self.brick_mask_bounds(IVec3::from_array(b)) {
-                        crate::prefetch::prefetch(mask);
-                        let slab = (x_in, x_out, ta, tb);
-                        if let Some(h) = self.march_brick::<M, U, W, POS>(r, mask, bounds, b, slab, lu, lw) {
+                    let Some((mask, bounds)) = self.brick_mask_bounds(IVec3::from_array(b)) else {
+                        continue;
+                    };
+                    let slab = (x_in, x_out, ta, tb);
+                    #[cfg(target_arch = "x86_64")]
+                    if WIDE {
+                        // SAFETY: `WIDE` is only instantiated by `trace_wide`, which runs only where
+                        // `traverse_wide::available` detected the features this needs.
+                        if let Some(h) = unsafe { self.march_brick_wide::<M, U, W, POS>(r, mask, b, slab, lu, lw) } {
                             return Some(Trace::Hit(h));
                         }
+                        continue;
+                    }
+                    crate::prefetch::prefetch(mask);
+                    if let Some(h) = self.march_brick::<M, U, W, POS>(r, mask, bounds, b, slab, lu, lw) {
+                        return Some(Trace::Hit(h));
                     }
                 }
             }
@@ -346,7 +393,7 @@ impl VoxelGrid {
     /// is the ray's interval inside the brick slab.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
-    fn resolve<const M: usize, const U: usize, const W: usize>(
+    pub(super) fn resolve<const M: usize, const U: usize, const W: usize>(
         &self,
         r: &Ray,
         mask: &Mask,
