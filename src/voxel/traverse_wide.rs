@@ -57,16 +57,7 @@ impl VoxelGrid {
         let one = _mm512_set1_epi64(1);
         let bit = |n: __m512i| _mm512_sllv_epi64(one, n);
         let times8 = |c: __m512i| _mm512_slli_epi64::<3>(c);
-        let mv = _mm512_set_epi64(
-            mask[7] as i64,
-            mask[6] as i64,
-            mask[5] as i64,
-            mask[4] as i64,
-            mask[3] as i64,
-            mask[2] as i64,
-            mask[1] as i64,
-            mask[0] as i64,
-        );
+        let mv: __m512i = bytemuck::cast(*mask);
         // A mask word is row y (bit x + 8 z). Shift counts outside 0..64 give zero, so a cell outside the
         // brick on the axis that is multiplied by 8 drops out by itself; the other axis is checked.
         let solid = match M {
