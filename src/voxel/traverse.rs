@@ -264,21 +264,6 @@ impl VoxelGrid {
             let du = (ub - ua) as isize * stride[U] as isize;
             let dw = (wb - wa) as isize * stride[W] as isize;
             let l = |d: isize| (lin as isize + d) as usize;
-            // The brick the ray enters the next slab through: if the ray will stop there, its mask starts
-            // loading now, while this slab is searched.
-            if bm != b_last {
-                let mut nb3 = [0i32; 3];
-                nb3[M] = bm + step;
-                nb3[U] = ub;
-                nb3[W] = wb;
-                if stop((l(du + dw) as isize + if POS { stride[M] as isize } else { -(stride[M] as isize) }) as usize)
-                    != 0
-                {
-                    if let Some((mask, _)) = self.brick_mask_bounds(IVec3::from_array(nb3)) {
-                        crate::prefetch::prefetch(mask);
-                    }
-                }
-            }
             if stop(lin) | stop(l(du)) | stop(l(dw)) | stop(l(du + dw)) != 0 {
                 let tu = (ua.max(ub) as f32 * bs - r.o[U]) * r.inv[U];
                 let tw = (wa.max(wb) as f32 * bs - r.o[W]) * r.inv[W];
