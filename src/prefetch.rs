@@ -1,7 +1,8 @@
 //! A cache prefetch hint. Loops that walk scattered per-probe state (results applied to slots, queue entries
 //! turned into jobs, probes leaving or entering the clipmap) ask for the memory of an item a few steps ahead,
-//! so its cache misses overlap the work on the current one instead of adding up. The ray traversal asks for
-//! a brick's mask as soon as it knows the ray will enter the brick, before limiting the search to its solid box.
+//! so its cache misses overlap the work on the current one instead of adding up. The portable ray traversal asks
+//! for a brick's mask as soon as it knows the ray will enter the brick, before limiting the search to its solid
+//! box.
 
 /// Asks the CPU to start loading the cache line holding `value`. A hint only: it has no effect on any result.
 #[inline(always)]

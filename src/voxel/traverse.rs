@@ -10,10 +10,10 @@
 //!
 //! - Minor coordinates at the slab faces come from exact 32.32 fixed-point lines (`u = a + k x`), so the
 //!   cheap rectangle test needs no float-to-int conversion and never drifts.
-//! - The brick level tests [`VoxelGrid::stop_bits`] (brick exists or column not streamed in). A brick's mask
-//!   cache line is prefetched as soon as the brick is known; its voxel slabs are then limited, in integers,
-//!   to those of its solid voxels' box ([`Chunk::bounds`]), and it is skipped when the minor cells at those
-//!   slabs' faces miss the box. Cells outside the brick read as empty, so the voxel level needs no clipping
+//! - The brick level tests [`VoxelGrid::stop_bits`] (brick exists or column not streamed in). On the portable
+//!   path a brick's mask cache line is prefetched as soon as the brick is known; its voxel slabs are then
+//!   limited, in integers, to those of its solid voxels' box ([`Chunk::bounds`]), and it is skipped when the
+//!   minor cells at those slabs' faces miss the box. Cells outside the brick read as empty, so the voxel level needs no clipping
 //!   in floats, and a hit's distance is the exact entry plane of its voxel.
 //! - The march is compiled once per major axis and direction sign, so the slab loops carry no direction
 //!   branches; the voxel level and the exact cell resolution are separate functions, which keeps the brick
@@ -428,7 +428,8 @@ impl VoxelGrid {
             if !mask_solid(mask, v[0], v[1], v[2]) {
                 continue;
             }
-            // Where the ray entered this voxel, exactly: its last entry plane (or the brick entry).
+            // Where the ray entered this voxel, exactly: its last entry plane (or where the ray starts or
+            // enters the grid, for the voxel it starts in).
             let (mut t, mut axis) = (r.t_in, r.entry_axis);
             for a in 0..3 {
                 let plane = (base[a] + v[a] + i32::from(r.d[a] < 0.0)) as f32;

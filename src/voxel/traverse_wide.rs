@@ -1,11 +1,11 @@
 //! The voxel level of the slab march with AVX-512 (x86-64 CPUs that have it, detected at run time): all eight
 //! voxel slabs of a brick are tested at once, one 64-bit lane per slab, instead of one slab per loop step.
 //!
-//! Per lane the test is the scalar one of [`super::traverse`]: the 2 x 2 rectangle of minor cells spanned by
-//! the slab's two faces, against the brick's mask. Lanes whose rectangle holds a solid voxel form an 8-bit set;
-//! its slabs are resolved exactly in ray order. The test needs neither the brick's solid box nor a loop, so a
-//! brick costs one mask load and a fixed, branch-free sequence. Results are identical to the portable path
-//! (a test compares both on every ray it traces).
+//! Per lane the test is the scalar one of [`super::traverse`]: the 2 x 2 rectangle of minor cells spanned by the
+//! slab's two faces, against the brick's mask. Lanes whose rectangle holds a solid voxel form an 8-bit set; its
+//! slabs are resolved exactly in ray order. The test needs neither the brick's solid box nor a loop, so a brick
+//! costs one mask load and a fixed, branch-free sequence (no prefetch: nothing precedes the load). Results are
+//! identical to the portable path (a test compares both on every ray it traces).
 
 use std::arch::x86_64::*;
 
@@ -58,8 +58,10 @@ impl VoxelGrid {
         let bit = |n: __m512i| _mm512_sllv_epi64(one, n);
         let times8 = |c: __m512i| _mm512_slli_epi64::<3>(c);
         let mv: __m512i = bytemuck::cast(*mask);
-        // A mask word is row y (bit x + 8 z). Shift counts outside 0..64 give zero, so a cell outside the
-        // brick on the axis that is multiplied by 8 drops out by itself; the other axis is checked.
+        // A mask word is row y (bit x + 8 z). Shift counts outside 0..64 give zero, so a minor cell outside the
+        // brick on the axis that is multiplied by 8 drops out by itself (M = 0: w, M = 1: w); a minor axis that
+        // is not multiplied is checked (M = 1: u, M = 2: u), and a minor axis that picks the word is masked in
+        // the permute (M = 0: u, M = 2: w).
         let solid = match M {
             0 => {
                 // x = m, y = u, z = w.
