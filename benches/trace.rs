@@ -51,11 +51,12 @@ fn rays(grid: &VoxelGrid, world: &World) -> Vec<(Vec3, Vec3)> {
 }
 
 fn trace_all(grid: &VoxelGrid, rays: &[(Vec3, Vec3)], max: f32) -> usize {
-    rays.iter().filter(|(o, d)| matches!(grid.trace(*o, *d, max), Trace::Hit(_))).count()
+    count_hits(rays, |o, d| grid.trace(o, d, max))
 }
 
-fn trace_all_portable(grid: &VoxelGrid, rays: &[(Vec3, Vec3)], max: f32) -> usize {
-    rays.iter().filter(|(o, d)| matches!(grid.trace_portable(*o, *d, max), Trace::Hit(_))).count()
+/// Rays that hit, traced by `trace` (the dispatching trace or one of its paths).
+fn count_hits(rays: &[(Vec3, Vec3)], trace: impl Fn(Vec3, Vec3) -> Trace) -> usize {
+    rays.iter().filter(|(o, d)| matches!(trace(*o, *d), Trace::Hit(_))).count()
 }
 
 fn trace(c: &mut Criterion) {
@@ -92,7 +93,7 @@ fn trace(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("valley_32_voxels/1_thread", |b| b.iter(|| black_box(trace_all(&grid, &rays, max))));
     g.bench_function("valley_32_voxels/1_thread_portable", |b| {
-        b.iter(|| black_box(trace_all_portable(&grid, &rays, max)))
+        b.iter(|| black_box(count_hits(&rays, |o, d| grid.trace_portable(o, d, max))))
     });
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
     g.bench_function("valley_32_voxels/2_threads", |b| {

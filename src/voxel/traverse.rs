@@ -10,11 +10,11 @@
 //!
 //! - Minor coordinates at the slab faces come from exact 32.32 fixed-point lines (`u = a + k x`), so the
 //!   cheap rectangle test needs no float-to-int conversion and never drifts.
-//! - The brick level tests [`VoxelGrid::stop_bits`] (brick exists or column not streamed in). On the portable
-//!   path a brick's mask cache line is prefetched as soon as the brick is known; its voxel slabs are then
-//!   limited, in integers, to those of its solid voxels' box ([`Chunk::bounds`]), and it is skipped when the
-//!   minor cells at those slabs' faces miss the box. Cells outside the brick read as empty, so the voxel level needs no clipping
-//!   in floats, and a hit's distance is the exact entry plane of its voxel.
+//! - The brick level tests [`VoxelGrid::stop_bits`] (brick exists or column not streamed in). On the portable path a
+//!   brick's mask cache line is prefetched as soon as the brick is known; its voxel slabs are then limited, in
+//!   integers, to those of its solid voxels' box ([`Chunk::bounds`]), and it is skipped when the minor cells at
+//!   those slabs' faces miss the box. Cells outside the brick read as empty, so the voxel level needs no clipping in
+//!   floats, and a hit's distance is the exact entry plane of its voxel.
 //! - The march is compiled once per major axis and direction sign, so the slab loops carry no direction
 //!   branches; the voxel level and the exact cell resolution are separate functions, which keeps the brick
 //!   loop's values in registers.
