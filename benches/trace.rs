@@ -2,7 +2,9 @@
 //!
 //! - `trace`: rays of up to 32 voxels from random probe-like origins of `valley`: 2,048 origins 1-4 m above the
 //!   ground in open space, each casting 32 uniformly random directions (as a probe casts its ray set from one
-//!   centre); throughput in rays. One thread and two threads, and one thread on the portable path (what a CPU
+//!   centre); throughput in rays. `1_thread` and `2_threads` trace batches as the probe tracer does
+//!   ([`VoxelGrid::trace_batch`]: sixteen rays at once on CPUs with AVX-512); `1_thread_per_ray` traces one ray
+//!   at a time ([`VoxelGrid::trace`]) and `1_thread_portable` one at a time on the portable path (what a CPU
 //!   without AVX-512 runs).
 //! - `voxel_edit`: a 100-placement delta (cars moved up to 20 m) applied to the `city-stress` voxel world.
 //! - The memory of the `valley` voxel world is printed once (resident bytes, bytes per solid voxel).
@@ -16,7 +18,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use glam::Vec3;
 use lumon::hash::Rng;
 use lumon::streaming::{ChangeCause, SceneChange};
-use lumon::voxel::{Trace, VoxelGrid, VoxelWorld};
+use lumon::voxel::{RayQuery, Trace, VoxelGrid, VoxelWorld};
 use lumon::world::{load_world, resolve_world, World};
 use rayon::prelude::*;
 
@@ -27,7 +29,7 @@ fn load(name: &str) -> Arc<World> {
     Arc::new(load_world(&resolve_world(name).expect("sample world")).expect("loads"))
 }
 
-fn rays(grid: &VoxelGrid, world: &World) -> Vec<(Vec3, Vec3)> {
+fn rays(grid: &VoxelGrid, world: &World, max_dist: f32) -> Vec<RayQuery> {
     let mut rng = Rng::new(42);
     let (lo, hi) = world.bounds;
     let mut out = Vec::with_capacity(ORIGINS * RAYS_PER_ORIGIN);
@@ -44,19 +46,21 @@ fn rays(grid: &VoxelGrid, world: &World) -> Vec<(Vec3, Vec3)> {
             let u = rng.range_f32(-1.0, 1.0);
             let phi = rng.range_f32(0.0, std::f32::consts::TAU);
             let r = (1.0 - u * u).sqrt();
-            out.push((o, Vec3::new(r * phi.cos(), u, r * phi.sin())));
+            out.push(RayQuery { origin: o, dir: Vec3::new(r * phi.cos(), u, r * phi.sin()), max_dist });
         }
     }
     out
 }
 
-fn trace_all(grid: &VoxelGrid, rays: &[(Vec3, Vec3)], max: f32) -> usize {
-    count_hits(rays, |o, d| grid.trace(o, d, max))
+/// Rays that hit, traced as one batch.
+fn trace_all(grid: &VoxelGrid, rays: &[RayQuery], out: &mut Vec<Trace>) -> usize {
+    grid.trace_batch(rays, out);
+    out.iter().filter(|t| matches!(t, Trace::Hit(_))).count()
 }
 
-/// Rays that hit, traced by `trace` (the dispatching trace or one of its paths).
-fn count_hits(rays: &[(Vec3, Vec3)], trace: impl Fn(Vec3, Vec3) -> Trace) -> usize {
-    rays.iter().filter(|(o, d)| matches!(trace(*o, *d), Trace::Hit(_))).count()
+/// Rays that hit, traced one at a time by `trace` (the dispatching trace or one of its paths).
+fn count_hits(rays: &[RayQuery], trace: impl Fn(&RayQuery) -> Trace) -> usize {
+    rays.iter().filter(|r| matches!(trace(r), Trace::Hit(_))).count()
 }
 
 fn trace(c: &mut Criterion) {
@@ -79,25 +83,33 @@ fn trace(c: &mut Criterion) {
         s.bytes as f64 / (1 << 20) as f64,
         s.bytes as f64 / s.solid_voxels as f64,
     );
-    let rays = rays(&grid, &world);
     let max = 32.0 * world.voxel_size;
-    let hits = trace_all(&grid, &rays, max);
+    let rays = rays(&grid, &world, max);
+    let mut out = Vec::new();
+    let hits = trace_all(&grid, &rays, &mut out);
+    assert_eq!(hits, count_hits(&rays, |r| grid.trace(r.origin, r.dir, r.max_dist)), "batch and per-ray agree");
     eprintln!("trace: {} of {} rays hit within 32 voxels", hits, rays.len());
     eprintln!(
-        "trace: voxel level {}",
+        "trace: batches {}; per-ray voxel level {}",
+        if lumon::voxel::batch_lanes() { "sixteen rays at once (AVX-512)" } else { "one ray at a time" },
         if lumon::voxel::wide_voxel_level() { "wide (AVX-512, eight slabs at once)" } else { "portable" }
     );
 
     let mut g = c.benchmark_group("trace");
     g.throughput(Throughput::Elements(rays.len() as u64));
     g.sample_size(20);
-    g.bench_function("valley_32_voxels/1_thread", |b| b.iter(|| black_box(trace_all(&grid, &rays, max))));
+    g.bench_function("valley_32_voxels/1_thread", |b| b.iter(|| black_box(trace_all(&grid, &rays, &mut out))));
+    g.bench_function("valley_32_voxels/1_thread_per_ray", |b| {
+        b.iter(|| black_box(count_hits(&rays, |r| grid.trace(r.origin, r.dir, r.max_dist))))
+    });
     g.bench_function("valley_32_voxels/1_thread_portable", |b| {
-        b.iter(|| black_box(count_hits(&rays, |o, d| grid.trace_portable(o, d, max))))
+        b.iter(|| black_box(count_hits(&rays, |r| grid.trace_portable(r.origin, r.dir, r.max_dist))))
     });
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
     g.bench_function("valley_32_voxels/2_threads", |b| {
-        b.iter(|| pool.install(|| rays.par_chunks(2048).map(|c| trace_all(&grid, c, max)).sum::<usize>()))
+        b.iter(|| {
+            pool.install(|| rays.par_chunks(2048).map_init(Vec::new, |out, c| trace_all(&grid, c, out)).sum::<usize>())
+        })
     });
     g.finish();
 }

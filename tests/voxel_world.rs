@@ -6,8 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use glam::{IVec3, Vec3};
+use lumon::hash::Rng;
 use lumon::streaming::{flags, ChangeCause, Placement, RegionId, SceneChange, Transform};
-use lumon::voxel::{Trace, VoxelGrid, VoxelWorld};
+use lumon::voxel::{RayQuery, Trace, VoxelGrid, VoxelWorld};
 use lumon::world::{load_world_str, World};
 use proptest::prelude::*;
 use serde_json::json;
@@ -321,9 +322,28 @@ fn rays_along_cell_faces_hit_what_is_ahead() {
 /// with itself); the test checks that the choice follows the CPU.
 #[test]
 fn wide_and_portable_traces_are_identical() {
+    let (grid, mut rng) = mixed_grid();
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(
+        lumon::voxel::wide_voxel_level(),
+        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq")
+    );
+    let (mut hits, mut unknown) = (0, 0);
+    for r in mixed_rays(&grid, &mut rng, 40_000) {
+        let (a, b) = (grid.trace(r.origin, r.dir, r.max_dist), grid.trace_portable(r.origin, r.dir, r.max_dist));
+        assert_eq!(a, b, "ray {r:?}");
+        hits += matches!(a, Trace::Hit(_)) as u32;
+        unknown += matches!(a, Trace::Unknown { .. }) as u32;
+    }
+    assert!(hits > 5_000 && unknown > 1_000, "{hits} hits, {unknown} unknown");
+}
+
+/// 24 rotated, scaled placements in the small world, the regions with z >= 3 m unstreamed; and the random
+/// sequence that placed them, to draw rays from.
+fn mixed_grid() -> (Arc<VoxelGrid>, Rng) {
     let w = small_world();
     let mut vw = VoxelWorld::new(w.clone());
-    let mut rng = lumon::hash::Rng::new(11);
+    let mut rng = Rng::new(11);
     let live: Vec<Arc<Placement>> = (0..24)
         .map(|i| {
             let pos = Vec3::new(rng.range_f32(-5.5, 5.5), rng.range_f32(0.0, 2.0), rng.range_f32(-5.5, 5.5));
@@ -332,17 +352,16 @@ fn wide_and_portable_traces_are_identical() {
             placement(i, ["crate", "post", "arch"][i % 3], pos, rot, scale)
         })
         .collect();
-    // The regions with z >= 3 m stay unstreamed.
     let streamed: BTreeSet<RegionId> = all_regions(&w).into_iter().filter(|r| r.z < 1).collect();
     vw.apply(&live.iter().map(add).collect::<Vec<_>>(), &streamed);
-    let grid = vw.snapshot();
-    #[cfg(target_arch = "x86_64")]
-    assert_eq!(
-        lumon::voxel::wide_voxel_level(),
-        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq")
-    );
-    let (mut hits, mut unknown) = (0, 0);
-    for i in 0..40_000 {
+    (vw.snapshot(), rng)
+}
+
+/// Rays that probe a tracer's edge cases: origins inside and outside the grid, directions with zero and tiny
+/// components, axis-aligned rays from origins on voxel faces, lengths from a hair to beyond the grid.
+fn mixed_rays(grid: &VoxelGrid, rng: &mut Rng, n: usize) -> Vec<RayQuery> {
+    let mut rays = Vec::with_capacity(n);
+    for i in 0..n {
         let mut o = Vec3::new(rng.range_f32(-8.0, 8.0), rng.range_f32(-1.0, 5.0), rng.range_f32(-8.0, 8.0));
         let mut d = Vec3::new(rng.range_f32(-1.0, 1.0), rng.range_f32(-1.0, 1.0), rng.range_f32(-1.0, 1.0));
         match i % 7 {
@@ -360,12 +379,39 @@ fn wide_and_portable_traces_are_identical() {
         if d.length() < 0.05 {
             continue;
         }
-        let d = d.normalize();
-        let max = [0.01, 0.3, 2.0, 8.0, 40.0][i % 5];
-        let (a, b) = (grid.trace(o, d, max), grid.trace_portable(o, d, max));
-        assert_eq!(a, b, "ray {o} {d} max {max}");
-        hits += matches!(a, Trace::Hit(_)) as u32;
-        unknown += matches!(a, Trace::Unknown { .. }) as u32;
+        rays.push(RayQuery { origin: o, dir: d.normalize(), max_dist: [0.01, 0.3, 2.0, 8.0, 40.0][i % 5] });
     }
-    assert!(hits > 5_000 && unknown > 1_000, "{hits} hits, {unknown} unknown");
+    rays
+}
+
+/// The batch tracer (sixteen rays at once where the CPU can, a voxel DDA) gives exactly the per-ray trace's result
+/// (the slab march) on every ray, edge cases included; results do not depend on how rays are split into batches.
+#[test]
+fn batch_and_per_ray_traces_agree() {
+    let (grid, mut rng) = mixed_grid();
+    let rays = mixed_rays(&grid, &mut rng, 40_000);
+    let (mut batch, mut per_ray) = (Vec::new(), Vec::new());
+    grid.trace_batch(&rays, &mut batch);
+    grid.trace_batch_per_ray(&rays, &mut per_ray);
+    assert_eq!(batch.len(), rays.len());
+    for (r, (a, b)) in rays.iter().zip(batch.iter().zip(&per_ray)) {
+        assert_eq!(a, b, "ray {r:?}");
+    }
+    let kinds = |k: fn(&Trace) -> bool| batch.iter().filter(|t| k(t)).count();
+    assert!(kinds(|t| matches!(t, Trace::Hit(_))) > 5_000, "enough hits");
+    assert!(kinds(|t| matches!(t, Trace::Unknown { .. })) > 1_000, "enough unknown space");
+    assert!(kinds(|t| matches!(t, Trace::Miss { escaped: true })) > 1_000, "enough escapes");
+    assert!(kinds(|t| matches!(t, Trace::Miss { escaped: false })) > 1_000, "enough rays that run out");
+    for size in [1, 15, 16, 17, 100] {
+        let mut part = Vec::new();
+        for (i, chunk) in rays.chunks(size).enumerate().take(200) {
+            grid.trace_batch(chunk, &mut part);
+            assert_eq!(part, batch[i * size..i * size + chunk.len()], "batches of {size}");
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(
+        lumon::voxel::batch_lanes(),
+        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq")
+    );
 }

@@ -2,7 +2,8 @@
 //!
 //! [`trace_probe`] is a pure function of (voxel grid, irradiance source, job): ray directions are a spherical
 //! Fibonacci set rotated by a random rotation drawn from a hash of the probe's world coordinate (quantised to
-//! 1/1024 m) and the update index, so the same job gives the same bits on any thread of any pool.
+//! 1/1024 m) and the update index, so the same job gives the same bits on any thread of any pool. A probe's
+//! rays are traced as one batch ([`VoxelGrid::trace_batch`]), whose results do not depend on the batch's split.
 //! [`TracePool`] runs batches on its own rayon pool and returns results on a channel; `submit` and
 //! `try_drain` never block, so the render thread never waits for a worker.
 
@@ -19,7 +20,7 @@ use super::gpu::GpuProbe;
 use super::payload::{blend, flags, integrate, BlendParams, ProbePayload, RayOutcome, UpdateResult};
 use crate::hash::{hash_words, Rng};
 use crate::voxel::light::{hit_radiance, sky_radiance};
-use crate::voxel::{IrradianceSource, Trace, VoxelGrid};
+use crate::voxel::{IrradianceSource, RayQuery, Trace, VoxelGrid};
 
 /// One probe update to trace.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -102,11 +103,16 @@ pub fn trace_probe(grid: &VoxelGrid, indirect: &dyn IrradianceSource, job: &Trac
         return UpdateResult { inside_solid: true, rays: 0, ..Default::default() };
     }
     let dirs: Vec<Vec3> = ray_directions(job.position, job.update_index, job.rays).collect();
+    let rays: Vec<RayQuery> =
+        dirs.iter().map(|d| RayQuery { origin: job.position, dir: *d, max_dist: job.max_distance }).collect();
+    let mut traces = Vec::with_capacity(rays.len());
+    grid.trace_batch(&rays, &mut traces);
     let outcomes: Vec<RayOutcome> = dirs
         .iter()
-        .map(|d| match grid.trace(job.position, *d, job.max_distance) {
+        .zip(&traces)
+        .map(|(d, trace)| match trace {
             Trace::Hit(h) => {
-                RayOutcome::Hit { dist: h.dist, radiance: hit_radiance(grid, job.position, *d, &h, indirect) }
+                RayOutcome::Hit { dist: h.dist, radiance: hit_radiance(grid, job.position, *d, h, indirect) }
             }
             Trace::Miss { .. } => RayOutcome::Sky { radiance: sky_radiance(grid, *d) },
             Trace::Unknown { .. } => RayOutcome::Unknown,

@@ -99,6 +99,11 @@ pub struct Hit {
     pub normal: Vec3,
 }
 
+/// [`VoxelGrid::ray_slots`]: the brick holds nothing.
+pub(crate) const RAY_EMPTY: u32 = 0;
+/// [`VoxelGrid::ray_slots`]: the brick's column is not streamed in.
+pub(crate) const RAY_UNKNOWN: u32 = 1;
+
 /// A snapshot of the voxel world.
 #[derive(Clone, Debug)]
 pub struct VoxelGrid {
@@ -121,6 +126,14 @@ pub struct VoxelGrid {
     pub(crate) stop_bits: Vec<u64>,
     /// Brick columns `(x, z)` whose regions are all streamed in; `nbx * nbz` flags.
     pub(crate) column_loaded: Vec<bool>,
+    /// The batch tracer's index: per brick (indexed like `brick_bits`) [`RAY_EMPTY`], [`RAY_UNKNOWN`] or the
+    /// index of its mask in `ray_masks`.
+    pub(crate) ray_slots: Vec<u32>,
+    /// Masks of existing bricks as 16 32-bit words (word `2 y + z / 4`, bit `x + 8 (z % 4)`), so a
+    /// 32-bit gather reads one voxel's bit; entries 0 and 1 stay all zero (empty and unknown bricks).
+    pub(crate) ray_masks: Vec<[u32; 16]>,
+    /// Entries of `ray_masks` no brick uses, reused first.
+    pub(crate) ray_free: Vec<u32>,
     /// Content hash of each chunk (0 for an empty chunk): stable across runs, so caches keyed by it survive
     /// restarts and notice any change of the voxels.
     pub(crate) chunk_hash: Vec<u64>,
@@ -148,6 +161,9 @@ impl VoxelGrid {
             stop_bits: vec![!0; (n * 64).div_ceil(64)],
             chunk_hash: vec![0; n],
             column_loaded: vec![false; cols],
+            ray_slots: vec![RAY_UNKNOWN; n * 64],
+            ray_masks: vec![[0; 16]; 2],
+            ray_free: Vec::new(),
             emissive: Arc::new(EmissiveTable::default()),
             lights,
             version: 0,
@@ -195,6 +211,41 @@ impl VoxelGrid {
         let chunk = self.chunks[self.chunk_index(b >> 2)].as_deref()?;
         let i = ((b.x & 3) + 4 * (b.y & 3) + 16 * (b.z & 3)) as usize;
         Some((&chunk.masks[i], chunk.bounds[i]))
+    }
+
+    /// Brings brick `b`'s entry in the batch tracer's index up to date with the grid (its column's streaming
+    /// flag and its mask).
+    pub(crate) fn refresh_ray_slot(&mut self, b: IVec3) {
+        let lin = self.brick_linear(b);
+        let old = self.ray_slots[lin];
+        let mask = if !self.column_loaded(b.x, b.z) {
+            None
+        } else if self.brick_bits[lin >> 6] >> (lin & 63) & 1 != 0 {
+            self.brick_mask_bounds(b).map(|(m, _)| *m)
+        } else {
+            Some([0; 8])
+        };
+        let slot = match mask {
+            None => RAY_UNKNOWN,
+            Some(m) if m == [0; 8] => RAY_EMPTY,
+            Some(m) => {
+                let words: [u32; 16] = std::array::from_fn(|i| (m[i / 2] >> (32 * (i % 2))) as u32);
+                let slot = if old > RAY_UNKNOWN {
+                    old
+                } else if let Some(free) = self.ray_free.pop() {
+                    free
+                } else {
+                    self.ray_masks.push([0; 16]);
+                    (self.ray_masks.len() - 1) as u32
+                };
+                self.ray_masks[slot as usize] = words;
+                slot
+            }
+        };
+        if old > RAY_UNKNOWN && slot != old {
+            self.ray_free.push(old);
+        }
+        self.ray_slots[lin] = slot;
     }
 
     /// True when the brick column `(bx, bz)` is streamed in.
@@ -265,6 +316,11 @@ impl VoxelGrid {
         matches!(self.trace(origin, dir, max_dist), Trace::Hit(_))
     }
 
+    /// Bytes of the batch tracer's index ([`VoxelGrid::ray_slots`] and its masks).
+    pub(crate) fn ray_index_bytes(&self) -> usize {
+        self.ray_slots.len() * 4 + self.ray_masks.len() * 64 + self.ray_free.len() * 4
+    }
+
     /// Number of existing bricks and solid voxels, and the bytes held (chunks, bricks, flags).
     pub fn memory(&self) -> GridMemory {
         let mut m = GridMemory {
@@ -272,6 +328,7 @@ impl VoxelGrid {
             ..Default::default()
         };
         m.bytes += (self.brick_bits.len() + self.stop_bits.len()) * 8;
+        m.bytes += self.ray_index_bytes();
         for c in self.chunks.iter().flatten() {
             m.chunks += 1;
             m.bytes += std::mem::size_of::<Chunk>();

@@ -4,7 +4,7 @@
 //! - [`material`]: 32-bit packed voxel materials and the emissive table.
 //! - [`grid`]: the immutable, shareable grid (chunks of 4^3 bricks).
 //! - [`traverse`]: ray traversal of the grid (two-level slab march); `traverse_wide`: its voxel level with
-//!   AVX-512, chosen at run time.
+//!   AVX-512, chosen at run time; `traverse_batch`: batches of rays sixteen at a time with AVX-512.
 //! - [`world`]: the editable world: terrain per streamed region, voxelised placements, brick rebuilds,
 //!   copy-on-write publishing.
 //! - [`light`]: what a ray sees at a hit or a miss (sun with shadow ray, sky, emission, known irradiance).
@@ -15,6 +15,8 @@ pub mod light;
 pub mod material;
 pub mod traverse;
 #[cfg(target_arch = "x86_64")]
+mod traverse_batch;
+#[cfg(target_arch = "x86_64")]
 mod traverse_wide;
 pub mod world;
 
@@ -22,5 +24,5 @@ pub use brick::{Brick, BRICK};
 pub use grid::{GridMemory, Hit, Trace, VoxelGrid, CHUNK};
 pub use light::{IrradianceSource, NoIrradiance};
 pub use material::{EmissiveTable, PackedMaterial};
-pub use traverse::wide_voxel_level;
+pub use traverse::{batch_lanes, wide_voxel_level, RayQuery};
 pub use world::{VoxelEdit, VoxelStats, VoxelWorld};

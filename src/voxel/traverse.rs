@@ -23,7 +23,12 @@
 //!   path ([`VoxelGrid::trace_portable`]). Entering that code is the module's one `unsafe` operation (twice:
 //!   the trace, and the voxel level from inside it), sound because the features were detected.
 //! - Unstreamed space returns [`Trace::Unknown`], leaving the grid is a miss (the ray sees the sky); hits
-//!   carry the entry distance and the normal of the face the ray came through.
+//!   carry the entry distance and the normal of the face the ray came through. A cell the ray only touches
+//!   where it starts (an origin on a face of a voxel it moves away from) or reaches at its very end is not
+//!   entered.
+//! - [`VoxelGrid::trace_batch`] traces many rays; on CPUs with AVX-512 it marches sixteen at once with a voxel
+//!   DDA (`traverse_batch.rs`) that follows the same rules, so its results are the per-ray ones (the test suite
+//!   compares both on every ray it traces).
 //!
 //! [`Chunk::bounds`]: super::grid::Chunk::bounds
 
@@ -135,6 +140,26 @@ fn order(ua: i32, ub: i32, wa: i32, wb: i32, tu: f32, tw: f32, out: &mut [(i32, 
     }
 }
 
+/// One ray of a batch ([`VoxelGrid::trace_batch`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RayQuery {
+    /// Start, world space.
+    pub origin: Vec3,
+    /// Unit direction.
+    pub dir: Vec3,
+    /// Longest distance, metres.
+    pub max_dist: f32,
+}
+
+/// True when [`VoxelGrid::trace_batch`] marches sixteen rays at once (x86-64 with AVX-512F and DQ).
+pub fn batch_lanes() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return super::traverse_batch::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// True when [`VoxelGrid::trace`] takes the wide voxel level on this CPU (x86-64 with AVX-512F and DQ).
 pub fn wide_voxel_level() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -152,6 +177,30 @@ impl VoxelGrid {
             return unsafe { self.trace_wide(origin, dir, max_dist) };
         }
         self.trace_with::<false>(origin, dir, max_dist)
+    }
+
+    /// Traces every ray of `rays`; `out` is cleared and receives their results in order. Where the CPU can
+    /// ([`batch_lanes`]), sixteen rays march at once (`traverse_batch.rs`), elsewhere each ray is traced with
+    /// [`VoxelGrid::trace`]. Both give the same results (a ray that passes exactly through a voxel edge in
+    /// mid-flight could enter the other neighbour first on one of them; either is a correct first hit), and a
+    /// ray's result does not depend on the other rays of its batch.
+    pub fn trace_batch(&self, rays: &[RayQuery], out: &mut Vec<Trace>) {
+        out.clear();
+        #[cfg(target_arch = "x86_64")]
+        if super::traverse_batch::available() {
+            out.resize(rays.len(), Trace::Miss { escaped: false });
+            // SAFETY: `trace_batch_wide` needs exactly the CPU features `available` has just detected.
+            unsafe { self.trace_batch_wide(rays, out) };
+            return;
+        }
+        out.extend(rays.iter().map(|r| self.trace(r.origin, r.dir, r.max_dist)));
+    }
+
+    /// [`VoxelGrid::trace_batch`] one ray at a time with [`VoxelGrid::trace`], whatever the CPU: for tests and
+    /// comparisons.
+    pub fn trace_batch_per_ray(&self, rays: &[RayQuery], out: &mut Vec<Trace>) {
+        out.clear();
+        out.extend(rays.iter().map(|r| self.trace(r.origin, r.dir, r.max_dist)));
     }
 
     /// [`VoxelGrid::trace`] on the portable path (no wide voxel level), whatever the CPU: for tests and
@@ -233,8 +282,10 @@ impl VoxelGrid {
         // The voxel slab the ray starts in: the first brick slab is walked from its face only.
         let vx0 = iclamp((r.o[M] + r.d[M] * r.t_in) as i32, 0, nb[M] * BRICK - 1);
         let mut bm = vx0 >> 3;
-        let mut t_exit = ((bm + i32::from(POS)) as f32 * bs - r.o[M]) * r.inv[M];
-        let dt = bs * r.inv[M].abs();
+        // The time the ray leaves brick slab `bm`, exact (never accumulated, so an unknown brick's distance is
+        // its exact entry plane).
+        let exit_time = |bm: i32| ((bm + i32::from(POS)) as f32 * bs - r.o[M]) * r.inv[M];
+        let mut t_exit = exit_time(bm);
         let mut ta = r.t_in;
         let stop = |lin: usize| self.stop_bits[lin >> 6] >> (lin & 63) & 1;
         let lu = Line::new(r.o[U], r.d[U], r.o[M], r.d[M]);
@@ -312,7 +363,7 @@ impl VoxelGrid {
                 return Some(Trace::Miss { escaped: true });
             }
             ta = t_exit;
-            t_exit += dt;
+            t_exit = exit_time(bm);
             x_in = x_out;
             (u_in, w_in) = (u_out, w_out);
         }
@@ -418,7 +469,10 @@ impl VoxelGrid {
         for (i, &(cu, cw, t)) in cells[..k].iter().enumerate() {
             let t = fmax(t, ta);
             let t_leave = if i + 1 < k { fmin(cells[i + 1].2, tb) } else { tb };
-            if (cu as u32 | cw as u32) >= BRICK as u32 || t > t_leave {
+            // Cells outside the brick, cells the ray passed before this slab, cells it only touches where it starts
+            // (an origin on a face or edge of a voxel it moves away from) and cells it reaches at its very end are
+            // not entered.
+            if (cu as u32 | cw as u32) >= BRICK as u32 || t > t_leave || t_leave <= r.t_in || t >= r.t_end {
                 continue;
             }
             let mut v = [0i32; 3];

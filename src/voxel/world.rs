@@ -435,12 +435,15 @@ impl VoxelWorld {
         };
         let changed: Vec<usize> =
             (0..old_columns.len()).filter(|i| old_columns[*i] != grid.column_loaded[*i]).collect();
+        let mut refresh: Vec<IVec3> = Vec::with_capacity(bricks.len() + changed.len() * nb.y as usize);
         for i in changed {
             let (bx, bz) = (i as i32 % nb.x, i as i32 / nb.x);
             for by in 0..nb.y {
                 set_stop(grid, IVec3::new(bx, by, bz));
+                refresh.push(IVec3::new(bx, by, bz));
             }
         }
+        refresh.extend(bricks.iter().map(|(b, _)| *b));
         let mut touched: Vec<usize> = Vec::new();
         for (b, brick) in bricks {
             let lin = grid.brick_linear(b);
@@ -472,6 +475,9 @@ impl VoxelWorld {
                 *slot = None;
             }
         }
+        for b in refresh {
+            grid.refresh_ray_slot(b);
+        }
         touched.sort_unstable();
         touched.dedup();
         for ci in touched {
@@ -485,7 +491,9 @@ impl VoxelWorld {
         let terrain: usize =
             self.regions.values().map(|t| t.cols.len() * std::mem::size_of::<(i32, i32, PackedMaterial)>()).sum();
         let index: usize = self.chunk_index.values().map(|v| v.capacity() * 4 + 48).sum();
-        let tables = grid.chunks.len() * std::mem::size_of::<Option<Arc<Chunk>>>() + grid.column_loaded.len();
+        let tables = grid.chunks.len() * std::mem::size_of::<Option<Arc<Chunk>>>()
+            + grid.column_loaded.len()
+            + grid.ray_index_bytes();
         self.stats.bytes = self.brick_bytes
             + tables
             + chunks * std::mem::size_of::<Chunk>()
