@@ -20,15 +20,16 @@
 //!   loop's values in registers.
 //! - On x86-64 CPUs with AVX-512 (detected at run time) the whole trace is compiled for it and the voxel level
 //!   tests a brick's eight slabs at once (`traverse_wide.rs`); results are identical to the portable
-//!   path ([`VoxelGrid::trace_portable`]). Entering that code is the module's one `unsafe` operation (twice:
-//!   the trace, and the voxel level from inside it), sound because the features were detected.
+//!   path ([`VoxelGrid::trace_portable`]). Entering AVX-512 code is this module's one `unsafe` operation (three
+//!   times: the trace, the voxel level from inside it, and the batch march), sound because the features were
+//!   detected.
 //! - Unstreamed space returns [`Trace::Unknown`], leaving the grid is a miss (the ray sees the sky); hits
 //!   carry the entry distance and the normal of the face the ray came through. A cell the ray only touches
 //!   where it starts (an origin on a face of a voxel it moves away from) or reaches at its very end is not
 //!   entered.
 //! - [`VoxelGrid::trace_batch`] traces many rays; on CPUs with AVX-512 it marches sixteen at once with a voxel
-//!   DDA (`traverse_batch.rs`) that follows the same rules, so its results are the per-ray ones (the test suite
-//!   compares both on every ray it traces).
+//!   DDA (`traverse_batch.rs`) that follows the same rules, so its results are the per-ray ones except where a
+//!   ray passes within float precision of a voxel edge (see [`VoxelGrid::trace_batch`]).
 //!
 //! [`Chunk::bounds`]: super::grid::Chunk::bounds
 
@@ -181,9 +182,11 @@ impl VoxelGrid {
 
     /// Traces every ray of `rays`; `out` is cleared and receives their results in order. Where the CPU can
     /// ([`batch_lanes`]), sixteen rays march at once (`traverse_batch.rs`), elsewhere each ray is traced with
-    /// [`VoxelGrid::trace`]. Both give the same results (a ray that passes exactly through a voxel edge in
-    /// mid-flight could enter the other neighbour first on one of them; either is a correct first hit), and a
-    /// ray's result does not depend on the other rays of its batch.
+    /// [`VoxelGrid::trace`]. A ray's result does not depend on the other rays of its batch. Both paths give the
+    /// same results but where a ray passes within float precision of a voxel edge: the slab march orders the
+    /// cells there by fixed-point coordinates, the DDA by plane times, so one may enter the neighbour the other
+    /// does not (either is right to that precision). The test suite's 40,000 edge-case rays agree exactly; in
+    /// 600 frames of `valley` probes 28 of 27.5 M rays differed, all long rays far from their origin.
     pub fn trace_batch(&self, rays: &[RayQuery], out: &mut Vec<Trace>) {
         out.clear();
         #[cfg(target_arch = "x86_64")]

@@ -14,9 +14,9 @@
 //!   the per-ray trace.
 //! - A ray starts in the cell it occupies just after its start (on a face, the cell ahead) and ends before a
 //!   cell it would enter at exactly its end, the per-ray path's rules, so results equal [`VoxelGrid::trace`]'s.
-//!   Only a ray passing exactly through a voxel edge in mid-flight could differ (the slab march orders such
-//!   cells by fixed-point minor coordinates, this march by plane times; either neighbour is a correct first
-//!   hit). The test suite compares both on every ray it traces, edge cases included.
+//!   Only a ray passing within float precision of a voxel edge can differ (the slab march orders such cells by
+//!   fixed-point minor coordinates, this march by plane times; either neighbour is right to that precision).
+//!   The test suite compares both on every ray it traces, edge cases included.
 
 use std::arch::x86_64::*;
 
