@@ -122,6 +122,16 @@ fn sun_light_is_shadowed_by_a_roof() {
     assert_eq!(sun_irradiance(&g, Vec3::new(0.0, 0.05, 0.0), Vec3::Y), Vec3::ZERO);
     assert_eq!(sun_irradiance(&g, Vec3::new(8.0, 0.05, 8.0), Vec3::Y), Vec3::splat(5.0));
     assert_eq!(sun_irradiance(&g, Vec3::new(8.0, 0.05, 8.0), -Vec3::Y), Vec3::ZERO);
+    // A probe's rays see the floor's sunlit radiance (albedo 0.5 / pi x 5) in the open and none under the roof,
+    // where every floor point within its 1.5 m rays is in the roof's shadow.
+    let probe = |p: Vec3| {
+        let mut j = job(p, 0, 512);
+        j.max_distance = 1.5;
+        trace_probe(&g, &NoIrradiance, &j).sh.irradiance(-Vec3::Y).x
+    };
+    let (open, shaded) = (probe(Vec3::new(8.0, 0.5, 8.0)), probe(Vec3::new(0.0, 0.5, 0.0)));
+    assert!(open > 1.0, "sunlit floor below an open probe: {open}");
+    assert!(shaded < open * 0.2, "the roof's shadow below the covered probe: {shaded} vs {open}");
 }
 
 #[test]
@@ -253,4 +263,41 @@ fn regions_not_streamed_lower_what_probes_know() {
     assert!(u.known_fraction < 1.0 && u.known_fraction > 0.0, "{}", u.known_fraction);
     let p = blend(&ProbePayload::default(), &u, &BlendParams::default());
     assert!(p.confidence < 0.25, "partial knowledge is not confidence: {}", p.confidence);
+}
+
+/// Probes traced together (one batch of rays for all, then one of shadow rays, as the pool's workers do) get
+/// exactly the results they get traced one at a time: in the open, under a roof (shadowed sun), inside the roof
+/// (a probe in a solid), with different ray counts and lengths.
+#[test]
+fn probes_traced_together_match_probes_traced_alone() {
+    let roof = json!([{"shape": "box", "min": [-3, 3, -3], "max": [3, 3.5, 3], "material": "white"}]);
+    let sun = json!({"direction": [0.3, 1, 0.2], "color": [1, 1, 1], "intensity": 5});
+    let w = world(
+        json!({"kind": "flat", "height": 0.0, "material": "white"}),
+        roof,
+        json!([{"id": "roof", "asset": "shape", "position": [0, 0, 0]}]),
+        0.3,
+        sun,
+    );
+    let g = grid_of(&w);
+    let mut rng = lumon::hash::Rng::new(4);
+    let jobs: Vec<TraceJob> = (0..40)
+        .map(|i| {
+            let p = match i % 4 {
+                0 => Vec3::new(0.0, 3.2, 0.0),
+                1 => Vec3::new(rng.range_f32(-2.5, 2.5), rng.range_f32(0.3, 2.8), rng.range_f32(-2.5, 2.5)),
+                _ => Vec3::new(rng.range_f32(-12.0, 12.0), rng.range_f32(0.3, 6.0), rng.range_f32(-12.0, 12.0)),
+            };
+            let mut j = job(p, i, [16, 64, 100][i as usize % 3]);
+            j.max_distance = [4.0, 16.0, 64.0][i as usize % 3];
+            j
+        })
+        .collect();
+    let indirect = Constant(Vec3::new(0.5, 0.4, 0.3));
+    let together = trace_probes(&g, &indirect, &jobs);
+    let alone: Vec<UpdateResult> = jobs.iter().map(|j| trace_probe(&g, &indirect, j)).collect();
+    assert_eq!(together, alone);
+    assert!(together.iter().filter(|u| u.inside_solid).count() >= 10, "probes inside the roof");
+    let lit = |u: &UpdateResult| u.rays > 0 && u.sh.irradiance(Vec3::Y).x > 0.0;
+    assert!(together.iter().filter(|u| lit(u)).count() >= 20);
 }

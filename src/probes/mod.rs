@@ -3,7 +3,7 @@
 //! - [`sh`]: L1 spherical harmonics, irradiance evaluation with deringing (never negative).
 //! - [`octa`]: octahedral encoding of ShortRangeAO directions.
 //! - [`payload`]: a probe's payload, integrating one update's rays, blending with hysteresis.
-//! - [`tracer`]: deterministic ray sets, `trace_probe`, and the non-blocking thread pool.
+//! - [`tracer`]: deterministic ray sets, `trace_probe` / `trace_probes`, and the non-blocking thread pool.
 //! - [`reference`]: many-ray, multi-bounce reference irradiance (ground truth for comparisons).
 //! - [`clipmap`]: levels, snapping, ring addressing, level choice and blend weights.
 //! - [`queue`]: the deterministic per-level work queue.
@@ -30,4 +30,4 @@ pub mod tracer;
 pub use payload::{blend, flags, integrate, BlendParams, ProbePayload, RayOutcome, UpdateResult, LAYOUT_VERSION};
 pub use reference::{reference_irradiance, ReferenceResult, ReferenceSettings};
 pub use sh::ShL1;
-pub use tracer::{ray_directions, run_job, trace_probe, TraceJob, TracePool, TraceResult};
+pub use tracer::{ray_directions, run_jobs, trace_probe, trace_probes, TraceJob, TracePool, TraceResult};

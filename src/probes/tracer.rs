@@ -3,7 +3,8 @@
 //! [`trace_probe`] is a pure function of (voxel grid, irradiance source, job): ray directions are a spherical
 //! Fibonacci set rotated by a random rotation drawn from a hash of the probe's world coordinate (quantised to
 //! 1/1024 m) and the update index, so the same job gives the same bits on any thread of any pool. A probe's
-//! rays are traced as one batch ([`VoxelGrid::trace_batch`]), whose results do not depend on the batch's split.
+//! rays are traced as one batch ([`VoxelGrid::trace_batch`]), whose results do not depend on the batch's split,
+//! and the sun's shadow rays from their hits as a second one.
 //! [`TracePool`] runs batches on its own rayon pool and returns results on a channel; `submit` and
 //! `try_drain` never block, so the render thread never waits for a worker.
 
@@ -19,7 +20,7 @@ use thiserror::Error;
 use super::gpu::GpuProbe;
 use super::payload::{blend, flags, integrate, BlendParams, ProbePayload, RayOutcome, UpdateResult};
 use crate::hash::{hash_words, Rng};
-use crate::voxel::light::{hit_radiance, sky_radiance};
+use crate::voxel::light::{hit_point, hit_radiance, sky_radiance, sun_ray, sun_unshadowed};
 use crate::voxel::{IrradianceSource, RayQuery, Trace, VoxelGrid};
 
 /// One probe update to trace.
@@ -60,10 +61,15 @@ pub struct TraceResult {
     pub gpu: GpuProbe,
 }
 
-/// Traces a job and blends the result into the job's previous payload (what a worker does).
-pub fn run_job(grid: &VoxelGrid, indirect: &dyn IrradianceSource, job: &TraceJob) -> TraceResult {
-    let update = trace_probe(grid, indirect, job);
-    let mut payload = blend(&job.previous, &update, &job.blend);
+/// Traces jobs together ([`trace_probes`]) and blends each result into its job's previous payload (what a
+/// worker does).
+pub fn run_jobs(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[TraceJob]) -> Vec<TraceResult> {
+    trace_probes(grid, indirect, jobs).iter().zip(jobs).map(|(update, job)| finish(job, update)).collect()
+}
+
+/// A job's result from its update: blended into its previous payload.
+fn finish(job: &TraceJob, update: &UpdateResult) -> TraceResult {
+    let mut payload = blend(&job.previous, update, &job.blend);
     payload.flags &= !(flags::STALE | flags::IN_FLIGHT);
     TraceResult { key: job.key, generation: job.generation, rays: update.rays, payload, gpu: GpuProbe::pack(&payload) }
 }
@@ -99,26 +105,68 @@ fn random_rotation(rng: &mut Rng) -> Quat {
 
 /// Traces one probe update. Pure: depends only on its arguments.
 pub fn trace_probe(grid: &VoxelGrid, indirect: &dyn IrradianceSource, job: &TraceJob) -> UpdateResult {
-    if grid.solid_at(job.position) {
-        return UpdateResult { inside_solid: true, rays: 0, ..Default::default() };
+    trace_probes(grid, indirect, std::slice::from_ref(job)).remove(0)
+}
+
+/// Traces several probe updates at once: all their rays as one batch, then the sun's shadow rays from all their
+/// hits as a second one (long batches keep the batch march's lanes full). Each result equals
+/// [`trace_probe`]'s for its job.
+pub fn trace_probes(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[TraceJob]) -> Vec<UpdateResult> {
+    let (mut dirs, mut rays, mut spans) = (Vec::new(), Vec::new(), Vec::with_capacity(jobs.len()));
+    for job in jobs {
+        if grid.solid_at(job.position) {
+            spans.push(None);
+            continue;
+        }
+        let start = dirs.len();
+        dirs.extend(ray_directions(job.position, job.update_index, job.rays));
+        rays.extend(dirs[start..].iter().map(|d| RayQuery {
+            origin: job.position,
+            dir: *d,
+            max_dist: job.max_distance,
+        }));
+        spans.push(Some(start..dirs.len()));
     }
-    let dirs: Vec<Vec3> = ray_directions(job.position, job.update_index, job.rays).collect();
-    let rays: Vec<RayQuery> =
-        dirs.iter().map(|d| RayQuery { origin: job.position, dir: *d, max_dist: job.max_distance }).collect();
     let mut traces = Vec::with_capacity(rays.len());
     grid.trace_batch(&rays, &mut traces);
-    let outcomes: Vec<RayOutcome> = dirs
+    let mut points = vec![Vec3::ZERO; rays.len()];
+    let (mut shadow, mut shadowed_ray) = (Vec::new(), Vec::new());
+    for (i, (trace, ray)) in traces.iter().zip(&rays).enumerate() {
+        if let Trace::Hit(h) = trace {
+            points[i] = hit_point(grid, ray.origin, ray.dir, h);
+            if let Some(sun) = sun_ray(grid, points[i], h.normal) {
+                shadow.push(sun);
+                shadowed_ray.push(i);
+            }
+        }
+    }
+    let mut blocked = Vec::with_capacity(shadow.len());
+    grid.trace_batch(&shadow, &mut blocked);
+    let mut sun = vec![Vec3::ZERO; rays.len()];
+    for (&i, b) in shadowed_ray.iter().zip(&blocked) {
+        if let (Trace::Hit(h), false) = (&traces[i], matches!(b, Trace::Hit(_))) {
+            sun[i] = sun_unshadowed(grid, h.normal);
+        }
+    }
+    let outcomes: Vec<RayOutcome> = traces
         .iter()
-        .zip(&traces)
-        .map(|(d, trace)| match trace {
+        .zip(&dirs)
+        .enumerate()
+        .map(|(i, (trace, d))| match trace {
             Trace::Hit(h) => {
-                RayOutcome::Hit { dist: h.dist, radiance: hit_radiance(grid, job.position, *d, h, indirect) }
+                RayOutcome::Hit { dist: h.dist, radiance: hit_radiance(grid, points[i], h, sun[i], indirect) }
             }
             Trace::Miss { .. } => RayOutcome::Sky { radiance: sky_radiance(grid, *d) },
             Trace::Unknown { .. } => RayOutcome::Unknown,
         })
         .collect();
-    integrate(&dirs, &outcomes, job.ao_range, job.max_distance)
+    jobs.iter()
+        .zip(spans)
+        .map(|(job, span)| match span {
+            None => UpdateResult { inside_solid: true, rays: 0, ..Default::default() },
+            Some(r) => integrate(&dirs[r.clone()], &outcomes[r], job.ao_range, job.max_distance),
+        })
+        .collect()
 }
 
 /// Jobs per work item inside a batch (amortises scheduling and channel traffic).
@@ -159,7 +207,7 @@ impl TracePool {
         let tx = self.tx.clone();
         self.pool.spawn(move || {
             jobs.par_chunks(JOBS_PER_TASK).for_each(|chunk| {
-                let batch: Vec<TraceResult> = chunk.iter().map(|job| run_job(&grid, indirect.as_ref(), job)).collect();
+                let batch = run_jobs(&grid, indirect.as_ref(), chunk);
                 // The receiver lives as long as the pool; a send can only fail while the pool is dropped.
                 let _ = tx.send(batch);
             });

@@ -9,6 +9,7 @@ use glam::Vec3;
 
 use super::grid::{Hit, VoxelGrid};
 use super::material::PackedMaterial;
+use super::traverse::RayQuery;
 
 /// Longest shadow ray towards the sun, metres. Rays leave the grid through its top long before in most worlds.
 pub const SHADOW_DISTANCE_M: f32 = 256.0;
@@ -34,27 +35,37 @@ pub fn hit_point(grid: &VoxelGrid, origin: Vec3, dir: Vec3, hit: &Hit) -> Vec3 {
     origin + dir * hit.dist + hit.normal * (0.05 * grid.voxel_size)
 }
 
+/// The shadow ray towards the sun from a surface point facing `normal`; `None` where no sunlight can arrive
+/// (no sun, or the surface faces away from it).
+pub fn sun_ray(grid: &VoxelGrid, point: Vec3, normal: Vec3) -> Option<RayQuery> {
+    let sun = grid.lights.sun?;
+    (normal.dot(sun.direction) > 0.0).then_some(RayQuery {
+        origin: point,
+        dir: sun.direction,
+        max_dist: SHADOW_DISTANCE_M,
+    })
+}
+
+/// Sun irradiance on a surface facing `normal` where its shadow ray is not blocked.
+pub fn sun_unshadowed(grid: &VoxelGrid, normal: Vec3) -> Vec3 {
+    grid.lights.sun.map_or(Vec3::ZERO, |sun| sun.radiance * normal.dot(sun.direction).max(0.0))
+}
+
 /// Direct sun irradiance at a surface point (zero when shadowed or facing away).
 pub fn sun_irradiance(grid: &VoxelGrid, point: Vec3, normal: Vec3) -> Vec3 {
-    match grid.lights.sun {
-        Some(sun) => {
-            let ndl = normal.dot(sun.direction);
-            if ndl <= 0.0 || grid.occluded(point, sun.direction, SHADOW_DISTANCE_M) {
-                Vec3::ZERO
-            } else {
-                sun.radiance * ndl
-            }
-        }
-        None => Vec3::ZERO,
+    match sun_ray(grid, point, normal) {
+        Some(r) if !grid.occluded(r.origin, r.dir, r.max_dist) => sun_unshadowed(grid, normal),
+        _ => Vec3::ZERO,
     }
 }
 
-/// Radiance leaving a hit back along the ray: emission + albedo / pi * (sun + known irradiance).
-pub fn hit_radiance(grid: &VoxelGrid, origin: Vec3, dir: Vec3, hit: &Hit, indirect: &dyn IrradianceSource) -> Vec3 {
-    let point = hit_point(grid, origin, dir, hit);
+/// Radiance leaving a hit back along the ray: emission + albedo / pi * (sun + known irradiance), where `point`
+/// is the hit's [`hit_point`] and `sun` the sun irradiance arriving there ([`sun_irradiance`], or
+/// [`sun_unshadowed`] after a batch of [`sun_ray`]s).
+pub fn hit_radiance(grid: &VoxelGrid, point: Vec3, hit: &Hit, sun: Vec3, indirect: &dyn IrradianceSource) -> Vec3 {
     let material = grid.material(hit.voxel).unwrap_or(PackedMaterial::EMPTY);
     let emitted = grid.emissive.get(material.emissive_index());
-    let e = sun_irradiance(grid, point, hit.normal) + indirect.irradiance(point, hit.normal).unwrap_or(Vec3::ZERO);
+    let e = sun + indirect.irradiance(point, hit.normal).unwrap_or(Vec3::ZERO);
     emitted + material.albedo() * e * (1.0 / PI)
 }
 
