@@ -357,8 +357,9 @@ fn mixed_grid() -> (Arc<VoxelGrid>, Rng) {
     (vw.snapshot(), rng)
 }
 
-/// Rays that probe a tracer's edge cases: origins inside and outside the grid, directions with zero and tiny
-/// components, axis-aligned rays from origins on voxel faces, lengths from a hair to beyond the grid.
+/// Rays that probe a tracer's edge cases: origins inside and outside the grid, directions with zero, negative
+/// zero and tiny components (also from origins on voxel faces), axis-aligned rays from origins on voxel faces,
+/// lengths from a hair to beyond the grid.
 fn mixed_rays(grid: &VoxelGrid, rng: &mut Rng, n: usize) -> Vec<RayQuery> {
     let mut rays = Vec::with_capacity(n);
     for i in 0..n {
@@ -374,6 +375,11 @@ fn mixed_rays(grid: &VoxelGrid, rng: &mut Rng, n: usize) -> Vec<RayQuery> {
                 o = (o / grid.voxel_size).round() * grid.voxel_size;
             }
             3 => o = (o / grid.voxel_size).round() * grid.voxel_size,
+            4 => {
+                // From an origin on voxel faces, one component negative zero or far below a fixed-point step.
+                o = (o / grid.voxel_size).round() * grid.voxel_size;
+                d[(i / 7) % 3] = [-0.0, 1e-11, -1e-11, 3e-10, -3e-10][(i / 21) % 5];
+            }
             _ => {}
         }
         if d.length() < 0.05 {

@@ -2,9 +2,9 @@
 //!
 //! [`trace_probe`] is a pure function of (voxel grid, irradiance source, job): ray directions are a spherical
 //! Fibonacci set rotated by a random rotation drawn from a hash of the probe's world coordinate (quantised to
-//! 1/1024 m) and the update index, so the same job gives the same bits on any thread of any pool. A probe's
-//! rays are traced as one batch ([`VoxelGrid::trace_batch`]), whose results do not depend on the batch's split,
-//! and the sun's shadow rays from their hits as a second one.
+//! 1/1024 m) and the update index, so the same job gives the same bits on any thread of any pool. A worker
+//! traces its jobs' rays as one batch ([`VoxelGrid::trace_batch`], whose results do not depend on the batch's
+//! split) and the sun's shadow rays from their hits as a second one ([`trace_probes`]).
 //! [`TracePool`] runs batches on its own rayon pool and returns results on a channel; `submit` and
 //! `try_drain` never block, so the render thread never waits for a worker.
 

@@ -225,9 +225,8 @@ impl VoxelGrid {
             let mut go = live & !ending;
             let le = |m: __mmask16, a: __m512, b: __m512| _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(m, a, b);
             // Lanes in an empty brick (streamed in, nothing solid) leave it in one step, through its nearest
-            // face; the cell on the other axes is where the ray is then, kept inside the brick (the direction is
-            // recovered from its inverse to float precision, so this guards against a cell one off). A lane
-            // whose length ends inside the brick is finished. (This decision waits for the slot gather, not
+            // face; the cell on the other axes is where the ray is then, kept inside the brick. A lane whose
+            // length ends inside the brick is finished. (This decision waits for the slot gather, not
             // for the mask gather; it made rays of 64 to 256 voxels 1.4 times faster, short ones no slower.)
             let empty = _mm512_mask_cmpeq_epi32_mask(go & inside, slot, zero);
             let base = c.map(|v| _mm512_andnot_si512(pi(7), v));
@@ -245,10 +244,18 @@ impl VoxelGrid {
             for a in 0..3 {
                 let along = _mm512_add_ps(o[a], _mm512_mul_ps(_mm512_div_ps(ps(1.0), inv[a]), t_exit));
                 let floor = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(along);
-                let inner = _mm512_min_epi32(
-                    _mm512_max_epi32(_mm512_cvttps_epi32(floor), base[a]),
-                    _mm512_add_epi32(base[a], pi(7)),
-                );
+                let clamp =
+                    |v: __m512i| _mm512_min_epi32(_mm512_max_epi32(v, base[a]), _mm512_add_epi32(base[a], pi(7)));
+                let guess = clamp(_mm512_cvttps_epi32(floor));
+                // The position is only as exact as a float; the cell's own plane times decide: one cell on if
+                // the ray left the guess before `t_exit`, one back if it entered the guess after.
+                let time = |plane: __m512i| _mm512_mul_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(plane), o[a]), inv[a]);
+                let leaves = time(_mm512_add_epi32(guess, p[a]));
+                let enters = time(_mm512_sub_epi32(_mm512_add_epi32(guess, p[a]), s[a]));
+                let early = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(leaves, t_exit);
+                let late = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(enters, t_exit);
+                let inner =
+                    clamp(_mm512_mask_sub_epi32(_mm512_mask_add_epi32(guess, early, guess, s[a]), late, guess, s[a]));
                 let across = _mm512_sub_epi32(exit_plane[a], _mm512_sub_epi32(one, p[a]));
                 c[a] = _mm512_mask_mov_epi32(c[a], jump, _mm512_mask_mov_epi32(inner, through[a], across));
                 let plane = _mm512_cvtepi32_ps(_mm512_add_epi32(c[a], p[a]));
