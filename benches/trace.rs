@@ -93,7 +93,7 @@ fn trace(c: &mut Criterion) {
     eprintln!("trace: {} of {} rays hit within 32 voxels", hits, rays.len());
     eprintln!(
         "trace: batches {}; per-ray voxel level {}",
-        if lumon::voxel::batch_lanes() { "sixteen rays at once (AVX-512)" } else { "one ray at a time" },
+        if grid.batch_lanes() { "sixteen rays at once (AVX-512)" } else { "one ray at a time" },
         if lumon::voxel::wide_voxel_level() { "wide (AVX-512, eight slabs at once)" } else { "portable" }
     );
 

@@ -417,7 +417,21 @@ fn batch_and_per_ray_traces_agree() {
     }
     #[cfg(target_arch = "x86_64")]
     assert_eq!(
-        lumon::voxel::batch_lanes(),
+        grid.batch_lanes(),
         std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq")
     );
+}
+
+/// The batch march reads the grid's ray index without bounds checks, so a grid whose public size no longer
+/// matches its index is traced one ray at a time instead.
+#[test]
+fn a_grid_resized_by_hand_is_not_marched_in_lanes() {
+    let (grid, _) = mixed_grid();
+    let mut g = (*grid).clone();
+    for dims in [IVec3::new(1 << 20, 32, 1 << 20), grid.dims + IVec3::new(4, 0, 0), IVec3::new(0, 32, 32)] {
+        g.dims = dims;
+        assert!(!g.batch_lanes(), "{dims}");
+    }
+    g.dims = grid.dims;
+    assert_eq!(g.batch_lanes(), grid.batch_lanes());
 }

@@ -24,5 +24,5 @@ pub use brick::{Brick, BRICK};
 pub use grid::{GridMemory, Hit, Trace, VoxelGrid, CHUNK};
 pub use light::{IrradianceSource, NoIrradiance};
 pub use material::{EmissiveTable, PackedMaterial};
-pub use traverse::{batch_lanes, wide_voxel_level, RayQuery};
+pub use traverse::{wide_voxel_level, RayQuery};
 pub use world::{VoxelEdit, VoxelStats, VoxelWorld};

@@ -160,14 +160,6 @@ pub struct RayQuery {
 // The batch march gathers a ray's seven floats at `7 i + w`.
 const _: () = assert!(std::mem::size_of::<RayQuery>() == 28);
 
-/// True when [`VoxelGrid::trace_batch`] marches sixteen rays at once (x86-64 with AVX-512F and DQ).
-pub fn batch_lanes() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return super::traverse_batch::available();
-    #[cfg(not(target_arch = "x86_64"))]
-    false
-}
-
 /// True when [`VoxelGrid::trace`] takes the wide voxel level on this CPU (x86-64 with AVX-512F and DQ).
 pub fn wide_voxel_level() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -187,17 +179,26 @@ impl VoxelGrid {
         self.trace_with::<false>(origin, dir, max_dist)
     }
 
+    /// True when [`VoxelGrid::trace_batch`] marches sixteen rays at once on this grid: the CPU has AVX-512F and
+    /// DQ (x86-64), and the grid's ray index matches its size.
+    pub fn batch_lanes(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return super::traverse_batch::available() && self.ray_index_fits();
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
     /// Traces every ray of `rays`; `out` is cleared and receives their results in order. Where the CPU can
-    /// ([`batch_lanes`]), sixteen rays march at once (`traverse_batch.rs`), elsewhere each ray is traced with
+    /// ([`VoxelGrid::batch_lanes`]), sixteen rays march at once (`traverse_batch.rs`), elsewhere each ray is traced with
     /// [`VoxelGrid::trace`]. A ray's result does not depend on the other rays of its batch. Both paths give the
     /// same results but where a ray passes within float precision of a voxel edge: the slab march orders the
     /// cells there by fixed-point coordinates, the DDA by plane times, so one may enter the neighbour the other
-    /// does not (either is right to that precision). The test suite's 40,000 edge-case rays agree exactly; in
+    /// does not (either is right to that precision). The test suite's edge-case rays agree exactly; in
     /// 600 frames of `valley` probes 38 of 27.5 M rays differed, all long rays far from their origin.
     pub fn trace_batch(&self, rays: &[RayQuery], out: &mut Vec<Trace>) {
         out.clear();
         #[cfg(target_arch = "x86_64")]
-        if super::traverse_batch::available() && self.ray_index_fits() {
+        if self.batch_lanes() {
             out.resize(rays.len(), Trace::Miss { escaped: false });
             // SAFETY: `trace_batch_wide` needs exactly the CPU features `available` has just detected.
             unsafe { self.trace_batch_wide(rays, out) };
