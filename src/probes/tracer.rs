@@ -144,6 +144,7 @@ pub fn trace_probes(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[T
     grid.trace_batch(&shadow, &mut blocked);
     let mut sun = vec![Vec3::ZERO; rays.len()];
     for (&i, b) in shadowed_ray.iter().zip(&blocked) {
+        // Only a hit on the way to the sun blocks it (unknown space counts as open, as in `occluded`).
         if let (Trace::Hit(h), false) = (&traces[i], matches!(b, Trace::Hit(_))) {
             sun[i] = sun_unshadowed(grid, h.normal);
         }

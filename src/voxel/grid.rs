@@ -218,13 +218,8 @@ impl VoxelGrid {
     pub(crate) fn refresh_ray_slot(&mut self, b: IVec3) {
         let lin = self.brick_linear(b);
         let old = self.ray_slots[lin];
-        let mask = if !self.column_loaded(b.x, b.z) {
-            None
-        } else if self.brick_bits[lin >> 6] >> (lin & 63) & 1 != 0 {
-            self.brick_mask_bounds(b).map(|(m, _)| *m)
-        } else {
-            Some([0; 8])
-        };
+        // A missing brick (or chunk) reads as an all-zero mask.
+        let mask = self.column_loaded(b.x, b.z).then(|| self.brick_mask_bounds(b).map_or([0; 8], |(m, _)| *m));
         let slot = match mask {
             None => RAY_UNKNOWN,
             Some(m) if m == [0; 8] => RAY_EMPTY,

@@ -196,15 +196,15 @@ impl VoxelGrid {
     /// does not (either is right to that precision). The test suite's edge-case rays agree exactly; in
     /// 600 frames of `valley` probes 28 of 27.5 M rays differed, all long rays far from their origin.
     pub fn trace_batch(&self, rays: &[RayQuery], out: &mut Vec<Trace>) {
-        out.clear();
         #[cfg(target_arch = "x86_64")]
         if self.batch_lanes() {
+            out.clear();
             out.resize(rays.len(), Trace::Miss { escaped: false });
             // SAFETY: `trace_batch_wide` needs exactly the CPU features `available` has just detected.
             unsafe { self.trace_batch_wide(rays, out) };
             return;
         }
-        out.extend(rays.iter().map(|r| self.trace(r.origin, r.dir, r.max_dist)));
+        self.trace_batch_per_ray(rays, out);
     }
 
     /// True when the ray index matches the grid's size and its indices fit the batch march's 32-bit gathers
