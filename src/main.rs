@@ -10,8 +10,9 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use lumon::bench::path::CameraPath;
-use lumon::bench::{run_cpu, BenchOptions};
+use lumon::bench::{run_cpu, AccuracyOptions, BenchOptions};
 use lumon::probes::manager::ProbeConfig;
+use lumon::probes::ReferenceSettings;
 use lumon::stream_run::{run_stream, StreamOptions};
 use lumon::world::{load_world, resolve_world, sample_worlds, DEFAULT_WORLD};
 
@@ -56,6 +57,18 @@ struct BenchArgs {
     /// Run without the probe disk cache.
     #[arg(long)]
     no_disk_cache: bool,
+    /// Hold the camera at this bookmark instead of following a path.
+    #[arg(long, conflicts_with = "path")]
+    bookmark: Option<String>,
+    /// Frames of the accuracy phase after the path (camera held, timeline stopped); 0 skips it.
+    #[arg(long, default_value_t = 600)]
+    settle_frames: u32,
+    /// Surface points of the accuracy comparison.
+    #[arg(long, default_value_t = 64)]
+    accuracy_points: usize,
+    /// Rays per point of the reference integrator.
+    #[arg(long, default_value_t = 4096)]
+    reference_rays: u32,
     /// Where to write the JSON report.
     #[arg(long)]
     out: PathBuf,
@@ -116,9 +129,16 @@ fn bench(a: BenchArgs) -> Result<()> {
     }
     let path = resolve_world(&a.world)?;
     let world = Arc::new(load_world(&path)?);
-    let camera = match &a.path {
-        Some(p) => CameraPath::load(p)?,
-        None => CameraPath::bookmark_flight(
+    let camera = match (&a.path, &a.bookmark) {
+        (Some(p), _) => CameraPath::load(p)?,
+        (None, Some(b)) => {
+            let mark = world.bookmarks.get(b).copied().ok_or_else(|| {
+                let names: Vec<&str> = world.bookmarks.keys().map(String::as_str).collect();
+                anyhow::anyhow!("world {} has no bookmark {b:?} (it has: {})", world.name, names.join(", "))
+            })?;
+            CameraPath::still(b, mark)
+        }
+        (None, None) => CameraPath::bookmark_flight(
             world.main_bookmark(),
             3.0 * world.probe_spacing,
             a.frames as f32 / lumon::bench::FPS + 1.0,
@@ -146,7 +166,20 @@ fn bench(a: BenchArgs) -> Result<()> {
         cache_dir,
         disk_cap_bytes: 2 << 30,
         probes: ProbeConfig { base_spacing: world.probe_spacing, ..ProbeConfig::default() },
+        accuracy: (a.settle_frames > 0).then(|| {
+            let d = AccuracyOptions::default();
+            AccuracyOptions {
+                settle_frames: a.settle_frames,
+                flicker_frames: d.flicker_frames.min(a.settle_frames),
+                points: a.accuracy_points,
+                reference: ReferenceSettings { rays: a.reference_rays, ..d.reference },
+                ..d
+            }
+        }),
     };
+    if a.accuracy_points == 0 || a.accuracy_points > 100_000 || a.reference_rays == 0 || a.reference_rays > 1 << 24 {
+        anyhow::bail!("--accuracy-points must be within 1..=100000 and --reference-rays within 1..=16777216");
+    }
     let report = run_cpu(world, &opts)?;
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(&a.out, json + "\n").with_context(|| format!("writing {}", a.out.display()))?;
@@ -164,6 +197,21 @@ fn bench(a: BenchArgs) -> Result<()> {
         report.rays_per_second / 1e6,
         a.out.display()
     );
+    if let (Some(e), Some(f)) = (report.irradiance_error, report.flicker) {
+        eprintln!(
+            "{}: after {} still frames: irradiance error mean {:.1} %, p90 {:.1} %, bias {:+.1} % over {} points \
+             (reference noise {:.1} %); flicker {:.2} % per frame; L0 converged {:.0} %",
+            report.world,
+            report.settle_frames,
+            e.mean_relative * 100.0,
+            e.p90 * 100.0,
+            e.bias * 100.0,
+            e.points,
+            e.reference_noise * 100.0,
+            f * 100.0,
+            report.settled_converged_l0.unwrap_or(0.0) * 100.0
+        );
+    }
     Ok(())
 }
 

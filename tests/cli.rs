@@ -199,6 +199,12 @@ fn bench_writes_a_report_with_every_field() {
         "--threads",
         "1",
         "--no-disk-cache",
+        "--settle-frames",
+        "20",
+        "--accuracy-points",
+        "4",
+        "--reference-rays",
+        "64",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -216,9 +222,15 @@ fn bench_writes_a_report_with_every_field() {
         "levels",
         "cache",
         "payload_hash",
+        "settle_frames",
+        "flicker",
     ] {
         assert!(r.get(key).is_some(), "report lacks {key}: {r}");
     }
+    for key in ["mean_relative", "p90", "bias", "points", "reference_rays", "reference_noise"] {
+        assert!(r["irradiance_error"][key].is_number(), "irradiance_error lacks {key}: {r}");
+    }
+    assert_eq!(r["irradiance_error"]["reference_rays"], 64);
     for key in ["p50", "p95", "max"] {
         assert!(r["gi_cpu_ms"][key].is_number());
     }
@@ -241,6 +253,8 @@ fn bench_writes_a_report_with_every_field() {
         path,
         "--cache-dir",
         cache.to_str().unwrap(),
+        "--settle-frames",
+        "0",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -248,6 +262,7 @@ fn bench_writes_a_report_with_every_field() {
     for key in ["hits", "misses", "writes", "corrupt", "bytes"] {
         assert!(r["cache"]["disk"][key].is_number(), "disk cache lacks {key}: {r}");
     }
+    assert!(r["irradiance_error"].is_null() && r["flicker"].is_null(), "--settle-frames 0 skips the comparison");
 }
 
 #[test]
@@ -266,4 +281,6 @@ fn bench_rejects_bad_input_clearly() {
     std::fs::write(&bad, "{ \"keyframes\": [ }").unwrap();
     fails(&["bench", "--no-gpu", "--world", "cornell", "--path", bad.to_str().unwrap(), "--out", o], &["path.json:1:"]);
     fails(&["bench", "--no-gpu", "--world", "cornell", "--threads", "0", "--out", o], &["--threads"]);
+    fails(&["bench", "--no-gpu", "--world", "cornell", "--bookmark", "nowhere", "--out", o], &["no bookmark", "main"]);
+    fails(&["bench", "--no-gpu", "--world", "cornell", "--reference-rays", "0", "--out", o], &["--reference-rays"]);
 }

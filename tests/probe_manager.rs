@@ -29,7 +29,8 @@ fn small(spacing: f32) -> ProbeConfig {
         rays_per_update: 16,
         base_budget: 1024,
         global_budget: 1536,
-        blend: BlendParams { converged_rays: 32.0, ..BlendParams::default() },
+        // Loose convergence (a quarter relative error after 32 rays) keeps these cache tests short.
+        blend: BlendParams { min_rays: 32.0, target_error: 0.25, ..BlendParams::default() },
         irradiance_slots_per_frame: 1024,
         ..ProbeConfig::default()
     }
@@ -43,6 +44,7 @@ fn opts(w: &World, frames: u32, threads: usize, cache: Option<PathBuf>) -> Bench
         cache_dir: cache,
         disk_cap_bytes: 1 << 30,
         probes: small(w.probe_spacing),
+        accuracy: None,
     }
 }
 
@@ -126,16 +128,27 @@ fn a_warm_disk_cache_converges_much_faster_and_broken_files_are_rebuilt() {
     let w = world("cornell");
     let dir = tempdir("warm");
     assert!(cache_files(&dir).is_empty(), "the cold run starts from an empty folder");
-    let cold = run_cpu(w.clone(), &full(&w, 60, Some(dir.clone()))).unwrap();
-    let cold_frames = cold.converge_l0_frames.expect("cold run converges");
+    let cold = run_cpu(w.clone(), &full(&w, 115, Some(dir.clone()))).unwrap();
+    // Honest convergence (each probe within 5 % relative error) takes cornell far longer than this run, so the
+    // comparison is: frames until the warm run reaches the level-0 converged fraction the cold run ended with.
+    // The run ends before cornell's first timeline edit (t = 2 s): the warm run starts on the same voxels.
+    // (95 % of it: a few probes converge in the cold run's last frames, after their region's checkpoint.)
+    let cold_fraction = 0.95 * *cold.converged_l0_per_frame.last().unwrap();
+    assert!(cold_fraction > 0.02, "the cold run converges some probes: {cold_fraction}");
+    let cold_frames = cold.converged_l0_per_frame.iter().position(|f| *f >= cold_fraction).unwrap() + 1;
     let disk = cold.cache.disk.unwrap();
     assert!(disk.writes > 0, "{disk:?}");
-    let warm = run_cpu(w.clone(), &full(&w, 60, Some(dir.clone()))).unwrap();
-    let warm_frames = warm.converge_l0_frames.expect("warm run converges");
+    let warm = run_cpu(w.clone(), &full(&w, 115, Some(dir.clone()))).unwrap();
+    let warm_frames = warm
+        .converged_l0_per_frame
+        .iter()
+        .position(|f| *f >= cold_fraction)
+        .map(|i| i + 1)
+        .expect("the warm run reaches the cold run's converged fraction");
     assert!(warm.cache.disk.unwrap().hits > 0);
     assert!(
         warm_frames * 5 <= cold_frames,
-        "warm {warm_frames} frames vs cold {cold_frames}; warm l0 {:?}; cold {:?} {:?}; warm {:?} {:?}",
+        "warm {warm_frames} frames vs cold {cold_frames} to {cold_fraction}; warm l0 {:?}; cold {:?} {:?}; warm {:?} {:?}",
         &warm.converged_l0_per_frame[..20],
         cold.cache,
         cold.levels.iter().map(|l| (l.converged_fraction, l.hits, l.misses)).collect::<Vec<_>>(),
@@ -159,10 +172,10 @@ fn a_warm_disk_cache_converges_much_faster_and_broken_files_are_rebuilt() {
         }
         std::fs::write(f, b).unwrap();
     }
-    let rebuilt = run_cpu(w.clone(), &full(&w, 60, Some(dir.clone()))).unwrap();
+    let rebuilt = run_cpu(w.clone(), &full(&w, 115, Some(dir.clone()))).unwrap();
     let d = rebuilt.cache.disk.unwrap();
     assert!(d.corrupt >= files.len() as u64 / 2, "{d:?}");
-    assert!(rebuilt.converge_l0_frames.is_some(), "the probes are traced again");
+    assert!(rebuilt.probe_updates > 0, "the probes are traced again");
     assert_eq!(rebuilt.payload_hash, cold.payload_hash, "rebuilt exactly as a cold run");
 }
 

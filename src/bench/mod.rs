@@ -2,7 +2,13 @@
 //! tracer) along a camera path at a simulated 60 Hz, in lockstep: jobs submitted in frame `f` are applied in
 //! frame `f + 1` because the bench waits for them between frames (the viewer never waits). The run is a pure
 //! function of world, path and settings; `payload_hash` proves it.
+//!
+//! After the path, an accuracy phase ([`AccuracyOptions`]) holds the camera at the path's end with the
+//! timeline stopped (a still scene) for `settle_frames`, records the probes' irradiance at seeded surface
+//! points over the last `flicker_frames` of them, and compares the last with the reference integrator
+//! ([`accuracy`]): `irradiance_error` and `flicker` in the report.
 
+pub mod accuracy;
 pub mod path;
 
 use std::collections::BTreeSet;
@@ -16,13 +22,17 @@ use thiserror::Error;
 use crate::probes::cache::MemoryCacheStats;
 use crate::probes::disk::{DiskCache, DiskConfig, DiskStats};
 use crate::probes::gpu::GPU_PROBE_BYTES;
-use crate::probes::manager::{LevelStats, ProbeConfig, ProbeManager};
+use crate::probes::manager::{LevelStats, ProbeConfig, ProbeManager, ProbeStats};
+use crate::probes::reference::ReferenceSettings;
+use crate::probes::sample::LeakGuard;
 use crate::probes::tracer::TraceError;
 use crate::streaming::{
     ClientConfig, ClientStats, Edit, RegionId, ServerConfig, SimClock, StreamError, StreamingClient,
 };
 use crate::voxel::{VoxelStats, VoxelWorld};
 use crate::world::World;
+use accuracy::{accuracy_points, flicker, irradiance_error, reference_set, AccuracyPoint, IrradianceError};
+use glam::Vec3;
 use path::CameraPath;
 
 /// Simulated frame rate.
@@ -43,6 +53,35 @@ pub struct BenchOptions {
     pub disk_cap_bytes: u64,
     /// Probe settings.
     pub probes: ProbeConfig,
+    /// The accuracy phase after the path (`None`: skipped).
+    pub accuracy: Option<AccuracyOptions>,
+}
+
+/// Settings of the accuracy phase.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AccuracyOptions {
+    /// Frames with the camera held and the timeline stopped before the comparison.
+    pub settle_frames: u32,
+    /// Last frames of the settle phase whose irradiance gives `flicker`.
+    pub flicker_frames: u32,
+    /// Surface points compared.
+    pub points: usize,
+    /// Reference integrator settings.
+    pub reference: ReferenceSettings,
+    /// Seed of the points.
+    pub seed: u64,
+}
+
+impl Default for AccuracyOptions {
+    fn default() -> Self {
+        AccuracyOptions {
+            settle_frames: 600,
+            flicker_frames: 60,
+            points: 64,
+            reference: ReferenceSettings { rays: 4096, bounces: 16, max_distance: 256.0, seed: 1 },
+            seed: 1,
+        }
+    }
 }
 
 /// Why a run failed.
@@ -130,8 +169,16 @@ pub struct BenchReport {
     pub streaming: ClientStats,
     /// GPU bytes of probe uploads handed out over the run (within the per-frame budget).
     pub upload_bytes: u64,
-    /// Wall-clock seconds of the whole run.
+    /// Wall-clock seconds of the path (the accuracy phase excluded).
     pub wall_s: f64,
+    /// Frames of the accuracy phase (camera held at the path's end, timeline stopped); 0 when skipped.
+    pub settle_frames: u32,
+    /// Level 0's converged fraction at the end of the accuracy phase.
+    pub settled_converged_l0: Option<f32>,
+    /// The probes' irradiance, as shading reads it, against the reference at the end of the accuracy phase.
+    pub irradiance_error: Option<IrradianceError>,
+    /// Mean frame-to-frame relative change of that irradiance over the accuracy phase's last frames.
+    pub flicker: Option<f32>,
 }
 
 /// Runs the CPU pipeline.
@@ -185,8 +232,35 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
         manager.wait_idle();
     }
     let wall_s = start.elapsed().as_secs_f64();
+    let at_end = manager.stats();
+    let payload_hash = format!("{:016x}", manager.payload_hash());
+    let mut accuracy = None;
+    if let Some(a) = opts.accuracy {
+        // A still scene: the camera stays at the path's end and no timeline event is committed any more.
+        let (camera, _, _) = opts.path.sample(opts.frames as f32 / FPS);
+        let points = accuracy_points(&grid, camera, a.points, opts.probes.trace_range(0), a.seed);
+        let mut frames = Vec::with_capacity(a.flicker_frames as usize);
+        for f in 0..a.settle_frames {
+            let mut changes = client.update_interest(&server, camera)?;
+            changes.extend(client.pull(&server)?);
+            let loaded: BTreeSet<RegionId> = client.regions().clone();
+            let edit = voxels.apply(&changes, &loaded);
+            grid = voxels.snapshot();
+            manager.step(camera, &grid, &edit.edited);
+            manager.take_uploads(&mut uploads);
+            manager.wait_idle();
+            if f + a.flicker_frames >= a.settle_frames {
+                frames.push(read_points(&manager, &grid, &points));
+            }
+        }
+        // The results of the last frame's traces.
+        manager.step(camera, &grid, &[]);
+        let last = read_points(&manager, &grid, &points);
+        let reference = reference_set(&grid, &points, a.reference);
+        accuracy = Some((irradiance_error(&last, &reference), flicker(&frames), manager.converged_fraction(0)));
+    }
     manager.flush_to_disk(&grid);
-    let stats = manager.stats();
+    let stats = ProbeStats { disk: manager.stats().disk, ..at_end };
     Ok(BenchReport {
         world: world.name.clone(),
         path: opts.path.name.clone(),
@@ -202,12 +276,21 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
         converged_l0_per_frame: l0,
         levels: stats.levels,
         cache: CacheReport { memory: stats.memory, disk: stats.disk },
-        payload_hash: format!("{:016x}", manager.payload_hash()),
+        payload_hash,
         voxels: voxels.stats(),
         streaming: client.stats().clone(),
         upload_bytes,
         wall_s,
+        settle_frames: opts.accuracy.map_or(0, |a| a.settle_frames),
+        settled_converged_l0: accuracy.map(|a| a.2),
+        irradiance_error: accuracy.map(|a| a.0),
+        flicker: accuracy.map(|a| a.1),
     })
+}
+
+/// The probes' irradiance at each point, read as shading reads it (with the visibility leak guard).
+fn read_points(manager: &ProbeManager, grid: &crate::voxel::VoxelGrid, points: &[AccuracyPoint]) -> Vec<Option<Vec3>> {
+    points.iter().map(|p| manager.irradiance_at(p.position, p.normal, LeakGuard::Visibility(grid))).collect()
 }
 
 fn commit(server: &mut crate::streaming::StreamServer, edits: Vec<Edit>) -> Result<(), StreamError> {

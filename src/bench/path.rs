@@ -69,6 +69,14 @@ impl CameraPath {
         CameraPath { name: "main bookmark flight".into(), keys }
     }
 
+    /// The camera held still at a bookmark.
+    pub fn still(name: &str, b: Bookmark) -> Self {
+        CameraPath {
+            name: format!("bookmark {name}"),
+            keys: vec![Keyframe { t: 0.0, position: b.position, yaw: b.yaw, pitch: b.pitch }],
+        }
+    }
+
     /// Reads a path file: `{"keyframes": [{"t": 0, "position": [x, y, z], "yaw": 0, "pitch": 0}, ...]}` with
     /// strictly increasing times.
     pub fn load(path: &Path) -> Result<Self, PathError> {

@@ -31,7 +31,7 @@ use crate::hash::hash_bytes;
 const MAGIC: &[u8; 4] = b"LPRB";
 const FILE_FORMAT: u32 = 1;
 const HEADER: usize = 4 + 4 + 4 + 8 + 4 + 12 + 8 + 4 + 8;
-const RECORD: usize = 20 * 4;
+const RECORD: usize = 34 * 4;
 
 /// What makes this world's cache folder.
 #[derive(Clone, Debug)]
@@ -392,6 +392,13 @@ pub fn encode(key: RegionKey, d: &RegionData, world_seed: u64, r: u32) -> Vec<u8
         }
         b.extend_from_slice(&p.flags.to_le_bytes());
         b.extend_from_slice(&p.rays.to_le_bytes());
+        b.extend_from_slice(&p.noise.to_le_bytes());
+        b.extend_from_slice(&p.bounce_change.to_le_bytes());
+        for c in p.bounce.c {
+            for v in c.to_array() {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+        }
         b.extend_from_slice(&d.updates.get(i).copied().unwrap_or(0).to_le_bytes());
     }
     let sum = hash_bytes(&b);
@@ -459,16 +466,19 @@ pub fn decode(b: &[u8], key: RegionKey, content: u64, world_seed: u64, r: u32) -
             confidence: f(16),
             flags: u(17) & !super::payload::flags::IN_FLIGHT,
             rays: f(18),
+            noise: f(19),
+            bounce_change: f(20),
+            bounce: ShL1 { c: std::array::from_fn(|j| Vec3::new(f(21 + 3 * j), f(22 + 3 * j), f(23 + 3 * j))) },
         };
-        let finite = sh.c.iter().all(|c| c.is_finite())
-            && [p.ao_confidence, p.mean_log_distance, p.sky_visibility, p.confidence, p.rays]
+        let finite = sh.c.iter().chain(&p.bounce.c).all(|c| c.is_finite())
+            && [p.ao_confidence, p.mean_log_distance, p.sky_visibility, p.confidence, p.rays, p.noise, p.bounce_change]
                 .iter()
                 .all(|v| v.is_finite());
         if !finite || !(0.0..=1.0).contains(&p.confidence) {
             return Err(format!("probe {i} holds non-finite or out-of-range values"));
         }
         d.payloads[i] = p;
-        d.updates[i] = u(19);
+        d.updates[i] = u(33);
     }
     Ok(d)
 }

@@ -1,7 +1,8 @@
 //! The probe record as uploaded to the GPU: 32 bytes, so the default clipmap (4 levels of 32^3 probes) takes
 //! 4 MiB. The renderer's WGSL reads the same layout.
 //!
-//! - `sh`: 12 half floats, coefficient-major (`L00.rgb, L1y.rgb, L1z.rgb, L1x.rgb`), deringed.
+//! - `sh`: 12 half floats, coefficient-major (`L00.rgb, L1y.rgb, L1z.rgb, L1x.rgb`), as stored (shading
+//!   reconstructs them with [`super::sh::ShL1::irradiance`], never negative).
 //! - `ao`: octahedral AO direction as 2 x 12 bits, then `ln(1 + mean hit distance)` in 8 bits (1/32 steps).
 //! - `misc`: confidence, AO confidence, sky visibility (8 bits each, [0, 1]) and the flags byte.
 
@@ -33,9 +34,9 @@ fn unorm8(v: f32) -> u32 {
 }
 
 impl GpuProbe {
-    /// Packs a payload (its SH deringed first).
+    /// Packs a payload.
     pub fn pack(p: &ProbePayload) -> Self {
-        let sh = p.sh.deringed();
+        let sh = p.sh;
         let mut out = [0u16; 12];
         for (i, c) in sh.c.iter().enumerate() {
             for (j, v) in c.to_array().into_iter().enumerate() {
@@ -103,6 +104,8 @@ mod tests {
             confidence: 1.0,
             flags: flags::VALID | flags::STALE,
             rays: 64.0,
+            noise: 0.5,
+            ..Default::default()
         };
         let g = GpuProbe::pack(&p);
         for (a, b) in g.sh().iter().zip(sh.c) {

@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use glam::{IVec3, Vec3};
 
-use super::clipmap::{level_weights, trilinear, LevelTopology};
+use super::clipmap::LevelTopology;
 use super::payload::ProbePayload;
+use super::sample::{sample, LeakGuard, ProbeLevel};
 use super::sh::ShL1;
-use crate::voxel::IrradianceSource;
+use crate::voxel::{IrradianceSource, VoxelGrid};
 
 /// One level's irradiance.
 #[derive(Clone, Debug)]
@@ -21,7 +22,7 @@ pub struct LevelIrradiance {
     pub topo: LevelTopology,
     /// Probe coordinate held by each slot (`i32::MIN` x for none).
     pub coords: Vec<IVec3>,
-    /// Deringed SH per slot.
+    /// Raw SH per slot (shading reconstructs it, [`ShL1::irradiance`]).
     pub sh: Vec<ShL1>,
     /// Confidence of usable probes, 0 otherwise.
     pub weight: Vec<f32>,
@@ -68,27 +69,21 @@ impl LevelIrradiance {
         for (i, p) in payloads.iter().enumerate().skip(start).take(count) {
             self.coords.push(coord_of(i));
             let usable = p.usable();
-            self.sh.push(if usable { p.sh.deringed() } else { ShL1::default() });
+            self.sh.push(if usable { p.sh } else { ShL1::default() });
             self.weight.push(if usable { p.confidence } else { 0.0 });
         }
     }
+}
 
-    fn sample(&self, pos: Vec3, normal: Vec3) -> Option<(Vec3, f32)> {
-        let mut sum = Vec3::ZERO;
-        let mut wsum = 0.0;
-        for (g, w) in trilinear(&self.topo, pos) {
-            if w <= 0.0 || !self.topo.bounds().contains(g) {
-                continue;
-            }
-            let s = self.topo.slot(g);
-            if self.coords.get(s) != Some(&g) || self.weight[s] <= 0.0 {
-                continue;
-            }
-            let ww = w * self.weight[s];
-            sum += self.sh[s].irradiance_raw(normal).max(Vec3::ZERO) * ww;
-            wsum += ww;
-        }
-        (wsum > 1e-4).then(|| (sum / wsum, wsum.min(1.0)))
+impl ProbeLevel for LevelIrradiance {
+    fn topology(&self) -> &LevelTopology {
+        &self.topo
+    }
+
+    #[inline]
+    fn probe(&self, g: IVec3) -> Option<(ShL1, f32)> {
+        let s = self.topo.slot(g);
+        (self.coords.get(s) == Some(&g) && self.weight[s] > 0.0).then(|| (self.sh[s], self.weight[s]))
     }
 }
 
@@ -99,22 +94,18 @@ pub struct ClipmapIrradiance {
     pub levels: Vec<Arc<LevelIrradiance>>,
     /// Border band for level blending, probes.
     pub band: f32,
+    /// The voxels the jobs reading this trace: probes hidden from a hit point by them do not light it (leak
+    /// guard). Without a grid, only probes behind the hit's surface are skipped.
+    pub grid: Option<Arc<VoxelGrid>>,
 }
 
 impl IrradianceSource for ClipmapIrradiance {
+    /// The shading read ([`sample`]) at a hit point `pos` on a surface facing `normal`, with the visibility
+    /// leak guard (so no light reaches a sealed room through its one-voxel walls).
     fn irradiance(&self, pos: Vec3, normal: Vec3) -> Option<Vec3> {
-        let topos: Vec<LevelTopology> = self.levels.iter().map(|l| l.topo).collect();
-        let mut sum = Vec3::ZERO;
-        let mut wsum = 0.0;
-        for (i, w) in level_weights(&topos, pos, self.band) {
-            if w <= 0.0 {
-                continue;
-            }
-            if let Some((e, conf)) = self.levels[i].sample(pos, normal) {
-                sum += e * w * conf;
-                wsum += w * conf;
-            }
+        match &self.grid {
+            Some(g) => sample(&self.levels, self.band, pos, normal, LeakGuard::SurfaceVisibility(g)),
+            None => sample(&self.levels, self.band, pos, normal, LeakGuard::HalfSpace),
         }
-        (wsum > 1e-4).then(|| sum / wsum)
     }
 }

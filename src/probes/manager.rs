@@ -17,9 +17,10 @@
 //! by the fraction of its rays that saw known space, so it stays "not converged" and is re-traced until the space
 //! around it is known; caches are keyed by content version, so nothing cached goes wrong either.
 //!
-//! Work order, per level, is a bucket queue ([`super::queue`]) keyed by `(class, updates done, squared distance
+//! Work order, per level, is a bucket queue ([`super::queue`]) keyed by `(class, update tier, squared distance
 //! to the camera in probes, slot)`: class 0 = new, dirty or not yet converged, 1 = cached and stale on entry,
-//! 2 = stale by age. Budgets: `base_budget >> level` probes per level and a global cap. No step scans all `N^3`
+//! 2 = stale by age; the tier is 0 for a probe without data, then one per 16 updates (near probes converge
+//! first, see `update_tier`). Budgets: `base_budget >> level` probes per level and a global cap. No step scans all `N^3`
 //! probes of a level, except a teleport, which renews the level by definition.
 
 use std::collections::VecDeque;
@@ -36,6 +37,8 @@ use super::gpu::{GpuProbe, GPU_PROBE_BYTES};
 use super::irradiance::{ClipmapIrradiance, LevelIrradiance};
 use super::payload::{flags, BlendParams, ProbePayload};
 use super::queue::WorkQueue;
+use super::sample::{sample, LeakGuard, ProbeLevel};
+use super::sh::ShL1;
 use super::tracer::{TraceError, TraceJob, TracePool, TraceResult};
 use crate::geom::Aabb;
 use crate::hash::hash_words;
@@ -71,7 +74,7 @@ pub struct ProbeConfig {
     pub stale_age_frames: u64,
     /// Hysteresis and convergence.
     pub blend: BlendParams,
-    /// Confidence that counts as converged (stats, persistence).
+    /// Confidence that counts as converged (stats, persistence, scheduling); 1 = within the blend's target error.
     pub converged_confidence: f32,
     /// Byte cap of the memory region cache.
     pub memory_cache_bytes: usize,
@@ -102,11 +105,11 @@ impl Default for ProbeConfig {
             blend_band: 2.0,
             near_levels: 2,
             stale_age_frames: 600,
-            blend: BlendParams { converged_rays: 64.0, ..BlendParams::default() },
-            converged_confidence: 0.9,
+            blend: BlendParams::default(),
+            converged_confidence: 1.0,
             memory_cache_bytes: 64 << 20,
             upload_budget_bytes: 256 << 10,
-            irradiance_slots_per_frame: 2048,
+            irradiance_slots_per_frame: 8192,
             dirty_visits_per_frame: 4096,
             checkpoint_regions_per_frame: 2,
         }
@@ -119,9 +122,17 @@ impl ProbeConfig {
         self.base_spacing * (1u32 << l) as f32
     }
 
-    /// Trace range of level `l`, metres.
+    /// Trace range of level `l`, metres: how far an edit reaches the level's probes (invalidation, cache
+    /// content versions).
     pub fn trace_range(&self, l: u32) -> f32 {
         self.trace_range_probes * self.spacing(l)
+    }
+
+    /// Longest probe ray, metres: the coarsest level's trace range, for every level. A ray that leaves its own
+    /// level's range without a hit carries on through the coarser levels' ranges (light from farther away is
+    /// not sky); only a ray that leaves the world or this range sees the sky.
+    pub fn ray_range(&self) -> f32 {
+        self.trace_range(self.levels.saturating_sub(1))
     }
 }
 
@@ -295,6 +306,18 @@ struct Level {
     converged_flag: bool,
 }
 
+impl ProbeLevel for Level {
+    fn topology(&self) -> &LevelTopology {
+        &self.topo
+    }
+
+    fn probe(&self, g: IVec3) -> Option<(ShL1, f32)> {
+        let s = self.topo.slot(g);
+        let p = &self.payloads[s];
+        (self.slots[s].coord == g && p.usable()).then_some((p.sh, p.confidence))
+    }
+}
+
 /// The probe manager.
 pub struct ProbeManager {
     config: ProbeConfig,
@@ -316,6 +339,9 @@ pub struct ProbeManager {
     uploads: VecDeque<(u32, u32)>,
     irradiance: Arc<ClipmapIrradiance>,
     building: Option<(usize, LevelIrradiance)>,
+    /// The level the next snapshot copy starts on.
+    next_irradiance_level: usize,
+
     retired: Vec<Arc<LevelIrradiance>>,
     frame: u64,
     stats: ProbeStats,
@@ -353,6 +379,7 @@ impl ProbeManager {
         let irradiance = Arc::new(ClipmapIrradiance {
             levels: levels.iter().map(|l| Arc::new(LevelIrradiance::empty(l.topo))).collect(),
             band: config.blend_band,
+            grid: None,
         });
         Ok(ProbeManager {
             memory: MemoryCache::new(config.memory_cache_bytes),
@@ -369,6 +396,7 @@ impl ProbeManager {
             uploads: VecDeque::with_capacity(levels_len_total),
             irradiance,
             building: None,
+            next_irradiance_level: 0,
             retired: Vec::new(),
             frame: 0,
             stats: ProbeStats::default(),
@@ -420,6 +448,17 @@ impl ProbeManager {
             })
             .collect();
         s
+    }
+
+    /// Irradiance at `pos` for unit `normal` as shading reads it from the current payloads ([`sample`]); `None`
+    /// where no level holds a usable probe.
+    pub fn irradiance_at(&self, pos: Vec3, normal: Vec3, guard: LeakGuard) -> Option<Vec3> {
+        sample(&self.levels, self.config.blend_band, pos, normal, guard)
+    }
+
+    /// The multi-bounce snapshot the tracer's next jobs will read.
+    pub fn irradiance_snapshot(&self) -> Arc<ClipmapIrradiance> {
+        self.irradiance.clone()
     }
 
     /// Fraction of a level's probes (not inside solids) that are converged.
@@ -721,7 +760,7 @@ impl ProbeManager {
         s.stamp = s.stamp.wrapping_add(1);
         let d = s.coord - level.topo.anchor;
         let dist2 = (d.x * d.x + d.y * d.y + d.z * d.z) as u32;
-        level.queue.push(class, s.updates, dist2, slot as u32, s.stamp);
+        level.queue.push(class, update_tier(s.updates), dist2, slot as u32, s.stamp);
     }
 
     fn set_payload(&mut self, l: usize, slot: usize, p: ProbePayload) {
@@ -1081,55 +1120,76 @@ impl ProbeManager {
         }
     }
 
+    /// Picks this frame's work and submits it. Budgets: level `L` takes at most `base_budget >> L` probes, and
+    /// all levels together `global_budget`. Each level first gets its share of the global budget (in
+    /// proportion to its own budget), then the levels take what is left in order, finest first: a level whose
+    /// queue never empties (probes still converging) cannot starve the coarser ones.
     fn schedule(&mut self, grid: &Arc<VoxelGrid>) -> usize {
-        let mut left = self.config.global_budget as usize;
+        let global = self.config.global_budget as usize;
+        let own: Vec<usize> = (0..self.levels.len()).map(|l| (self.config.base_budget >> l) as usize).collect();
+        let total: usize = own.iter().sum::<usize>().max(1);
+        let mut taken = vec![0usize; self.levels.len()];
         let mut jobs = Vec::new();
         for l in 0..self.levels.len() {
-            let budget = ((self.config.base_budget >> l) as usize).min(left);
-            let spacing = self.levels[l].topo.spacing;
-            let mut taken = 0;
-            while taken < budget {
-                let Some((slot, stamp)) = self.levels[l].queue.pop() else { break };
-                if let Some(ahead) = self.levels[l].queue.peek_ahead(PREFETCH_AHEAD) {
-                    self.prefetch_slot(l, ahead as usize);
-                }
-                let level = &mut self.levels[l];
-                let s = &mut level.slots[slot as usize];
-                if s.stamp != stamp || s.queued_class == NOT_QUEUED {
-                    continue; // superseded entry
-                }
-                s.queued_class = NOT_QUEUED;
-                if s.awaiting_disk || !s.assigned {
-                    continue; // the disk answer queues it again (or gives it its payload)
-                }
-                if s.in_flight {
-                    s.pending = true;
-                    continue;
-                }
-                let generation = s.generation;
-                s.in_flight = true;
-                level.in_flight += 1;
-                level.payloads[slot as usize].flags |= flags::IN_FLIGHT;
-                jobs.push(TraceJob {
-                    key: (l as u64) << 32 | u64::from(slot),
-                    generation: u64::from(generation),
-                    position: level.topo.position(s.coord),
-                    update_index: s.updates,
-                    rays: self.config.rays_per_update,
-                    max_distance: self.config.trace_range_probes * spacing,
-                    ao_range: self.config.ao_range_probes * spacing,
-                    previous: level.payloads[slot as usize],
-                    blend: self.config.blend,
-                });
-                taken += 1;
+            let share = (global * own[l]).div_ceil(total).min(own[l]);
+            taken[l] = self.take_work(l, share, &mut jobs);
+        }
+        for l in 0..self.levels.len() {
+            let left = global.saturating_sub(jobs.len());
+            let more = (own[l] - taken[l]).min(left);
+            if more > 0 {
+                self.take_work(l, more, &mut jobs);
             }
-            left -= taken;
         }
         let n = jobs.len();
         if n > 0 {
-            self.pool.submit(grid.clone(), self.irradiance.clone(), jobs);
+            let mut irr = (*self.irradiance).clone();
+            irr.grid = Some(grid.clone());
+            self.pool.submit(grid.clone(), Arc::new(irr), jobs);
         }
         n
+    }
+
+    /// Moves up to `budget` probes of level `l` from its queue into `jobs` (marked in flight); returns how many.
+    fn take_work(&mut self, l: usize, budget: usize, jobs: &mut Vec<TraceJob>) -> usize {
+        let spacing = self.levels[l].topo.spacing;
+        let mut taken = 0;
+        while taken < budget {
+            let Some((slot, stamp)) = self.levels[l].queue.pop() else { break };
+            if let Some(ahead) = self.levels[l].queue.peek_ahead(PREFETCH_AHEAD) {
+                self.prefetch_slot(l, ahead as usize);
+            }
+            let level = &mut self.levels[l];
+            let s = &mut level.slots[slot as usize];
+            if s.stamp != stamp || s.queued_class == NOT_QUEUED {
+                continue; // superseded entry
+            }
+            s.queued_class = NOT_QUEUED;
+            if s.awaiting_disk || !s.assigned {
+                continue; // the disk answer queues it again (or gives it its payload)
+            }
+            if s.in_flight {
+                s.pending = true;
+                continue;
+            }
+            let generation = s.generation;
+            s.in_flight = true;
+            level.in_flight += 1;
+            level.payloads[slot as usize].flags |= flags::IN_FLIGHT;
+            jobs.push(TraceJob {
+                key: (l as u64) << 32 | u64::from(slot),
+                generation: u64::from(generation),
+                position: level.topo.position(s.coord),
+                update_index: s.updates,
+                rays: self.config.rays_per_update,
+                max_distance: self.config.ray_range(),
+                ao_range: self.config.ao_range_probes * spacing,
+                previous: level.payloads[slot as usize],
+                blend: self.config.blend,
+            });
+            taken += 1;
+        }
+        taken
     }
 
     /// Copies a slice of one level into the next irradiance snapshot; swaps it in when the level is complete.
@@ -1138,7 +1198,9 @@ impl ProbeManager {
         let (l, mut snap) = match self.building.take() {
             Some(b) => b,
             None => {
-                let l = (self.frame as usize) % self.levels.len();
+                // Levels in turn (a copy takes a whole number of frames, so the frame count would not do).
+                let l = self.next_irradiance_level;
+                self.next_irradiance_level = (l + 1) % self.levels.len();
                 let topo = self.levels[l].topo;
                 // Reuse a retired copy that no worker holds any more.
                 let reusable = self.retired.iter().position(|a| Arc::strong_count(a) == 1);
@@ -1165,6 +1227,21 @@ impl ProbeManager {
         } else {
             self.building = Some((l, snap));
         }
+    }
+}
+
+/// Updates a probe gets, nearest to the camera first, before farther probes that have had fewer (a converged
+/// probe needs at least `min_rays`, 16 updates of 64 rays by default).
+const UPDATES_PER_TIER: u32 = 16;
+
+/// Priority tier of a probe by its updates: probes without data first, then in tiers of [`UPDATES_PER_TIER`]
+/// updates, so the probes near the camera converge first and a probe that takes long to converge does not
+/// hold back the rest.
+fn update_tier(updates: u32) -> u32 {
+    if updates == 0 {
+        0
+    } else {
+        1 + (updates - 1) / UPDATES_PER_TIER
     }
 }
 

@@ -9,6 +9,8 @@
 //! - [`queue`]: the deterministic per-level work queue.
 //! - [`cache`]: probe regions and the LRU memory cache; [`disk`]: the persistent cache on an IO thread;
 //!   [`lru`]: the least-recently-used order both keep.
+//! - [`sample`]: reading irradiance at a point as shading does (level weights, trilinear, confidence, leak
+//!   guard, one SH reconstruction).
 //! - [`irradiance`]: the read-only irradiance snapshot traces sample for multi-bounce.
 //! - [`gpu`]: the 32-byte GPU record of a probe.
 //! - [`manager`]: the per-frame step the render thread calls.
@@ -24,10 +26,13 @@ pub mod octa;
 pub mod payload;
 pub mod queue;
 pub mod reference;
+pub mod sample;
 pub mod sh;
 pub mod tracer;
 
-pub use payload::{blend, flags, integrate, BlendParams, ProbePayload, RayOutcome, UpdateResult, LAYOUT_VERSION};
+pub use payload::{
+    blend, flags, integrate, BlendParams, EmittedLight, ProbePayload, RayOutcome, UpdateResult, LAYOUT_VERSION,
+};
 pub use reference::{reference_irradiance, ReferenceResult, ReferenceSettings};
 pub use sh::ShL1;
 pub use tracer::{ray_directions, run_jobs, trace_probe, trace_probes, TraceJob, TracePool, TraceResult};

@@ -36,24 +36,36 @@ pub struct ReferenceResult {
     pub irradiance: Vec3,
     /// Fraction of primary rays that entered unstreamed space (their radiance counts as zero).
     pub unknown_fraction: f32,
+    /// Relative standard error of the estimate's luminance (its own noise; 0 when it is zero).
+    pub relative_error: f32,
 }
 
 /// Irradiance at `point` on a surface facing unit `normal`.
 pub fn reference_irradiance(grid: &VoxelGrid, point: Vec3, normal: Vec3, s: &ReferenceSettings) -> ReferenceResult {
     let mut sum = Vec3::ZERO;
+    let (mut lum_sum, mut lum_sq) = (0.0f64, 0.0f64);
     let mut unknown = 0u32;
     for i in 0..s.rays {
         let mut rng = Rng::new(hash_words(&[s.seed, u64::from(i), 0x5EF]));
         let dir = cosine_sample(normal, &mut rng);
         match radiance(grid, point, dir, s.bounces, s.max_distance, &mut rng) {
-            Some(l) => sum += l,
+            Some(l) => {
+                sum += l;
+                let lum = f64::from(l.x + l.y + l.z) / 3.0;
+                lum_sum += lum;
+                lum_sq += lum * lum;
+            }
             None => unknown += 1,
         }
     }
+    let n = f64::from(s.rays.max(1));
+    let mean = lum_sum / n;
+    let var = (lum_sq / n - mean * mean).max(0.0);
     // Cosine-weighted sampling: E = pi / N * sum(L).
     ReferenceResult {
         irradiance: sum * (PI / s.rays.max(1) as f32),
         unknown_fraction: unknown as f32 / s.rays.max(1) as f32,
+        relative_error: if mean > 0.0 { ((var / n).sqrt() / mean) as f32 } else { 0.0 },
     }
 }
 

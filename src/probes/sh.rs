@@ -1,10 +1,17 @@
-//! L1 spherical harmonics for RGB irradiance.
+//! L1 spherical harmonics for RGB irradiance, and the one reconstruction that shading uses.
 //!
 //! Basis (real SH, band 0 and 1): `Y = (0.282095, 0.488603 y, 0.488603 z, 0.488603 x)`. A probe stores the
-//! radiance projection `L_i = integral of L(w) Y_i(w) dw`; irradiance for a normal `n` is the clamped-cosine
-//! convolution `E(n) = 0.886227 L00 + 1.023328 (L1 . n)` with `L1 = (L_x, L_y, L_z)`.
-//! L1 alone can ring below zero opposite a strong light, so evaluation first scales each channel's L1 so that
-//! `|L1| <= 0.866 L00` (the bound at which `E` is non-negative for every normal): lighting never goes negative.
+//! radiance projection `L_i = integral of L(w) Y_i(w) dw`; the clamped-cosine convolution gives the linear
+//! irradiance `E(n) = 0.886227 L00 + 1.023328 (L1 . n)` with `L1 = (L_x, L_y, L_z)`.
+//!
+//! Shading evaluates [`ShL1::irradiance`]: Graham Hazel's non-linear L1 reconstruction, per channel. With
+//! `R0 = 0.886227 L00` (the mean irradiance over all normals) and `R1 = 0.5 * 1.023328 L1`, `r = |R1| / R0`
+//! (at most 1, reached by a single direction of light), `q = (1 + n . R1 / |R1|) / 2`, `p = 1 + 2 r` and
+//! `a = (1 - r) / (1 + r)`: `E(n) = R0 (a + (1 - a) (p + 1) q^p)`. It keeps the mean, is never negative,
+//! is exact for light from one direction at its peak (where the linear form reaches half), and falls off
+//! behind a small bright source instead of ringing. It was chosen over the deringed linear form
+//! ([`ShL1::irradiance_deringed`]: L1 scaled so that `|L1| <= 0.866 L00`) by measuring both against the
+//! reference integrator: see the README's accuracy table. The renderer's WGSL evaluates the same formula.
 
 use glam::Vec3;
 
@@ -85,15 +92,51 @@ impl ShL1 {
         self.c[0] * SH_E0 + (self.c[3] * n.x + self.c[1] * n.y + self.c[2] * n.z) * SH_E1
     }
 
-    /// Irradiance for unit normal `n`, deringed: never negative.
-    pub fn irradiance(&self, n: Vec3) -> Vec3 {
+    /// Linear irradiance for unit normal `n` after deringing: never negative (the reconstruction shading used
+    /// before [`ShL1::irradiance`]; kept for comparisons).
+    pub fn irradiance_deringed(&self, n: Vec3) -> Vec3 {
         self.deringed().irradiance_raw(n).max(Vec3::ZERO)
+    }
+
+    /// Irradiance for unit normal `n`: Hazel's non-linear L1 reconstruction (module docs). Never negative.
+    #[inline]
+    pub fn irradiance(&self, n: Vec3) -> Vec3 {
+        let r0 = self.c[0] * SH_E0;
+        let r1 = [self.l1(0), self.l1(1), self.l1(2)].map(|v| v * (0.5 * SH_E1));
+        Vec3::new(nonlinear(r0.x, r1[0], n), nonlinear(r0.y, r1[1], n), nonlinear(r0.z, r1[2], n))
     }
 
     /// Mean luminance-like magnitude (`L00` averaged over channels), for change detection.
     pub fn level(&self) -> f32 {
         (self.c[0].x + self.c[0].y + self.c[0].z) / 3.0
     }
+}
+
+/// One channel of the reconstruction: mean irradiance `r0`, half the linear gradient `r1`, unit normal `n`.
+/// With `r = |r1| / r0`: the linear form up to `r = 1/2` (where it is exact for light from a whole hemisphere
+/// and still non-negative), Hazel's non-linear form from `r = 1` (exact for light from one direction), and a
+/// linear blend of the two in between.
+#[inline]
+fn nonlinear(r0: f32, r1: Vec3, n: Vec3) -> f32 {
+    if r0 <= 0.0 {
+        return 0.0;
+    }
+    let len = r1.length();
+    if len <= 1e-6 * r0 {
+        return r0;
+    }
+    let r = (len / r0).min(1.0);
+    let cos = n.dot(r1) / len;
+    let linear = r0 * (1.0 + 2.0 * r.min(0.5) * cos);
+    if r <= 0.5 {
+        return linear;
+    }
+    let q = (0.5 * (1.0 + cos)).clamp(0.0, 1.0);
+    let p = 1.0 + 2.0 * r;
+    let a = (1.0 - r) / (1.0 + r);
+    let hazel = r0 * (a + (1.0 - a) * (p + 1.0) * q.powf(p));
+    let t = (r - 0.5) * 2.0;
+    linear + (hazel - linear) * t
 }
 
 #[cfg(test)]
@@ -120,8 +163,9 @@ mod tests {
             sh.add_sample(d, l, 4.0 * PI / n as f32);
         }
         for nrm in fibonacci(64) {
-            let e = sh.irradiance(nrm);
-            assert!((e - l * PI).abs().max_element() < 2e-3, "E({nrm}) = {e}, want {}", l * PI);
+            for e in [sh.irradiance(nrm), sh.irradiance_deringed(nrm)] {
+                assert!((e - l * PI).abs().max_element() < 2e-3, "E({nrm}) = {e}, want {}", l * PI);
+            }
         }
     }
 
@@ -136,10 +180,44 @@ mod tests {
             let got = sh.irradiance_raw(nrm).x;
             assert!((got - want).abs() < 1e-4, "raw E = {got}, want {want}");
             // Deringed evaluation never goes negative and peaks towards the light.
-            assert!(sh.irradiance(nrm).x >= 0.0);
+            assert!(sh.irradiance_deringed(nrm).x >= 0.0);
         }
-        assert!(sh.irradiance(d).x > sh.irradiance(-d).x);
-        assert!(sh.irradiance(-d).x.abs() < 1e-6, "dering bound: zero opposite the light, {}", sh.irradiance(-d).x);
+        assert!(sh.irradiance_deringed(d).x > sh.irradiance_deringed(-d).x);
+        let behind = sh.irradiance_deringed(-d).x;
+        assert!(behind.abs() < 1e-6, "dering bound: zero opposite the light, {behind}");
+    }
+
+    #[test]
+    fn the_nonlinear_reconstruction_keeps_the_mean_and_the_peak_of_one_light() {
+        // Irradiance 1 from direction d: true E(n) = max(0, n . d), mean over normals 1/4.
+        let d = Vec3::new(-0.2, 0.9, 0.4).normalize();
+        let mut sh = ShL1::default();
+        sh.add_sample(d, Vec3::ONE, 1.0);
+        let peak = sh.irradiance(d).x;
+        assert!((peak - 1.0).abs() < 1e-3, "peak {peak}, want 1 (the linear form gives 0.75, deringed 0.5)");
+        assert!(sh.irradiance(-d).x >= 0.0 && sh.irradiance(-d).x < 1e-6);
+        let normals: Vec<Vec3> = fibonacci(20_000).collect();
+        let mean = normals.iter().map(|n| sh.irradiance(*n).x).sum::<f32>() / normals.len() as f32;
+        assert!((mean - 0.25).abs() < 1e-3, "mean {mean}, want 1/4");
+        for n in normals.iter().step_by(97) {
+            let e = sh.irradiance(*n);
+            assert!(e.min_element() >= 0.0, "negative at {n}");
+        }
+    }
+
+    #[test]
+    fn the_nonlinear_reconstruction_equals_the_linear_one_for_soft_light() {
+        // Uniform light plus a weak gradient: both forms agree closely; no gradient: exactly the mean.
+        let mut sh = ShL1::default();
+        sh.c[0] = Vec3::new(1.0, 0.5, 0.25);
+        for n in fibonacci(64) {
+            assert_eq!(sh.irradiance(n), sh.c[0] * SH_E0);
+        }
+        sh.c[1] = sh.c[0] * 0.02;
+        for n in fibonacci(64) {
+            let (a, b) = (sh.irradiance(n), sh.irradiance_raw(n));
+            assert!(((a - b) / b).abs().max_element() < 2e-3, "{a} vs {b} at {n}");
+        }
     }
 
     #[test]

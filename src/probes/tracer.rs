@@ -18,10 +18,10 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use super::gpu::GpuProbe;
-use super::payload::{blend, flags, integrate, BlendParams, ProbePayload, RayOutcome, UpdateResult};
+use super::payload::{blend, flags, integrate, BlendParams, EmittedLight, ProbePayload, RayOutcome, UpdateResult};
 use crate::hash::{hash_words, Rng};
 use crate::voxel::light::{hit_point, hit_radiance, sky_radiance, sun_ray, sun_unshadowed};
-use crate::voxel::{IrradianceSource, RayQuery, Trace, VoxelGrid};
+use crate::voxel::{IrradianceSource, RayQuery, Trace, VoxelGrid, BRICK};
 
 /// One probe update to trace.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -113,9 +113,13 @@ pub fn trace_probe(grid: &VoxelGrid, indirect: &dyn IrradianceSource, job: &Trac
 /// [`trace_probe`]'s for its job.
 pub fn trace_probes(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[TraceJob]) -> Vec<UpdateResult> {
     let (mut dirs, mut rays, mut spans) = (Vec::new(), Vec::new(), Vec::with_capacity(jobs.len()));
+    // Next-event estimation: per job, points drawn on emitters (shadow ray, radiance / pdf, direction).
+    let (mut lamp_rays, mut lamp_light, mut lamp_spans) = (Vec::new(), Vec::new(), Vec::with_capacity(jobs.len()));
+    let mut weights = Vec::new();
     for job in jobs {
         if grid.solid_at(job.position) {
             spans.push(None);
+            lamp_spans.push(0..0);
             continue;
         }
         let start = dirs.len();
@@ -126,6 +130,9 @@ pub fn trace_probes(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[T
             max_dist: job.max_distance,
         }));
         spans.push(Some(start..dirs.len()));
+        let lamp_start = lamp_rays.len();
+        sample_emitters(grid, job, &mut weights, &mut lamp_rays, &mut lamp_light);
+        lamp_spans.push(lamp_start..lamp_rays.len());
     }
     let mut traces = Vec::with_capacity(rays.len());
     grid.trace_batch(&rays, &mut traces);
@@ -140,6 +147,8 @@ pub fn trace_probes(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[T
             }
         }
     }
+    let sun_shadows = shadow.len();
+    shadow.extend_from_slice(&lamp_rays);
     let mut blocked = Vec::with_capacity(shadow.len());
     grid.trace_batch(&shadow, &mut blocked);
     let mut sun = vec![Vec3::ZERO; rays.len()];
@@ -149,25 +158,83 @@ pub fn trace_probes(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[T
             sun[i] = sun_unshadowed(grid, h.normal);
         }
     }
-    let outcomes: Vec<RayOutcome> = traces
-        .iter()
-        .zip(&dirs)
-        .enumerate()
-        .map(|(i, (trace, d))| match trace {
-            Trace::Hit(h) => {
-                RayOutcome::Hit { dist: h.dist, radiance: hit_radiance(grid, points[i], h, sun[i], indirect) }
-            }
-            Trace::Miss { .. } => RayOutcome::Sky { radiance: sky_radiance(grid, *d) },
-            Trace::Unknown { .. } => RayOutcome::Unknown,
-        })
-        .collect();
+    // A lamp sample counts where nothing solid lies between the probe and the point on the lamp.
+    let lamp_open: Vec<bool> = blocked[sun_shadows..].iter().map(|b| !matches!(b, Trace::Hit(_))).collect();
+    let mut outcomes: Vec<RayOutcome> = Vec::with_capacity(traces.len());
+    for (job, span) in jobs.iter().zip(&spans) {
+        let Some(span) = span else { continue };
+        // With emitters sampled directly, a ray that hits one does not count its emission again.
+        let emission = !samples_emitters(grid, job);
+        for i in span.clone() {
+            outcomes.push(match &traces[i] {
+                Trace::Hit(h) => {
+                    let (radiance, bounce) = hit_radiance(grid, points[i], h, sun[i], indirect, emission);
+                    RayOutcome::Hit { dist: h.dist, radiance, bounce }
+                }
+                Trace::Miss { .. } => RayOutcome::Sky { radiance: sky_radiance(grid, dirs[i]) },
+                Trace::Unknown { .. } => RayOutcome::Unknown,
+            });
+        }
+    }
+    let mut at = 0;
     jobs.iter()
         .zip(spans)
-        .map(|(job, span)| match span {
+        .zip(lamp_spans)
+        .map(|((job, span), lamps)| match span {
             None => UpdateResult { inside_solid: true, rays: 0, ..Default::default() },
-            Some(r) => integrate(&dirs[r.clone()], &outcomes[r], job.ao_range, job.max_distance),
+            Some(r) => {
+                let n = r.len();
+                let lamp: Vec<(Vec3, Vec3)> = lamps.filter(|k| lamp_open[*k]).map(|k| lamp_light[k]).collect();
+                let emitted = EmittedLight {
+                    samples: &lamp,
+                    drawn: if samples_emitters(grid, job) { EMITTER_SAMPLES } else { 0 },
+                };
+                let u = integrate(&dirs[r], &outcomes[at..at + n], job.ao_range, job.max_distance, &emitted);
+                at += n;
+                u
+            }
         })
         .collect()
+}
+
+/// Points drawn on emitters per probe update (next-event estimation), when the grid has emitters in range.
+pub const EMITTER_SAMPLES: u32 = 16;
+
+/// Whether a job samples emitters directly: the grid has emissive voxels (those within its range count).
+fn samples_emitters(grid: &VoxelGrid, _job: &TraceJob) -> bool {
+    !grid.emitters.is_empty()
+}
+
+/// Draws [`EMITTER_SAMPLES`] points on emitters for `job` (deterministic in its position and update index):
+/// their shadow rays go to `rays`, and `(direction, radiance / pdf)` to `light`, one entry per ray.
+fn sample_emitters(
+    grid: &VoxelGrid,
+    job: &TraceJob,
+    weights: &mut Vec<f32>,
+    rays: &mut Vec<RayQuery>,
+    light: &mut Vec<(Vec3, Vec3)>,
+) {
+    if !samples_emitters(grid, job) {
+        return;
+    }
+    let e = &grid.emitters;
+    let reach = job.max_distance + BRICK as f32 * grid.voxel_size;
+    let total = e.weights(grid, job.position, reach, weights);
+    let q = (job.position * 1024.0).round();
+    let mut rng = Rng::new(hash_words(&[
+        q.x as i64 as u64,
+        q.y as i64 as u64,
+        q.z as i64 as u64,
+        u64::from(job.update_index),
+        0xE17,
+    ]));
+    for _ in 0..EMITTER_SAMPLES {
+        let Some(s) = e.sample(grid, job.position, weights, total, &mut rng) else {
+            continue;
+        };
+        rays.push(RayQuery { origin: job.position, dir: s.dir, max_dist: (s.dist - 0.02 * grid.voxel_size).max(0.0) });
+        light.push((s.dir, s.radiance / s.pdf));
+    }
 }
 
 /// Jobs per work item inside a batch (amortises scheduling and channel traffic).

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use glam::{IVec2, IVec3, Vec3};
 
 use super::brick::{mask_bounds, mask_rank, Brick, Mask, BRICK};
+use super::emitters::Emitters;
 use super::material::{EmissiveTable, PackedMaterial};
 use crate::world::Lights;
 
@@ -139,6 +140,8 @@ pub struct VoxelGrid {
     pub(crate) chunk_hash: Vec<u64>,
     /// Emitted radiance by emissive index.
     pub emissive: Arc<EmissiveTable>,
+    /// The emissive voxels, for next-event estimation (kept up to date by every edit).
+    pub emitters: Arc<Emitters>,
     /// Sun and sky.
     pub lights: Lights,
     /// Increases with every edit.
@@ -165,6 +168,7 @@ impl VoxelGrid {
             ray_masks: vec![[0; 16]; 2],
             ray_free: Vec::new(),
             emissive: Arc::new(EmissiveTable::default()),
+            emitters: Arc::new(Emitters::default()),
             lights,
             version: 0,
         }
@@ -197,7 +201,7 @@ impl VoxelGrid {
 
     /// The chunk holding brick `b` and the brick's index in it (`b` must be inside the grid).
     #[inline(always)]
-    fn chunk_of(&self, b: IVec3) -> Option<(&Chunk, usize)> {
+    pub(crate) fn chunk_of(&self, b: IVec3) -> Option<(&Chunk, usize)> {
         let chunk = self.chunks[self.chunk_index(b / CHUNK_BRICKS)].as_deref()?;
         let i = ((b.x & 3) + 4 * (b.y & 3) + 16 * (b.z & 3)) as usize;
         (chunk.occupancy >> i & 1 != 0).then_some((chunk, i))

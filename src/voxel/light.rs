@@ -59,14 +59,23 @@ pub fn sun_irradiance(grid: &VoxelGrid, point: Vec3, normal: Vec3) -> Vec3 {
     }
 }
 
-/// Radiance leaving a hit back along the ray: emission + albedo / pi * (sun + known irradiance), where `point`
-/// is the hit's [`hit_point`] and `sun` the sun irradiance arriving there ([`sun_irradiance`], or
-/// [`sun_unshadowed`] after a batch of [`sun_ray`]s).
-pub fn hit_radiance(grid: &VoxelGrid, point: Vec3, hit: &Hit, sun: Vec3, indirect: &dyn IrradianceSource) -> Vec3 {
+/// Radiance leaving a hit back along the ray, in two parts: direct (emission, unless `emission` is false
+/// because the caller samples emitters itself, + albedo / pi x sun) and bounce (albedo / pi x the irradiance
+/// already known there), where `point` is the hit's [`hit_point`] and `sun` the sun irradiance arriving there
+/// ([`sun_irradiance`], or [`sun_unshadowed`] after a batch of [`sun_ray`]s).
+pub fn hit_radiance(
+    grid: &VoxelGrid,
+    point: Vec3,
+    hit: &Hit,
+    sun: Vec3,
+    indirect: &dyn IrradianceSource,
+    emission: bool,
+) -> (Vec3, Vec3) {
     let material = grid.material(hit.voxel).unwrap_or(PackedMaterial::EMPTY);
-    let emitted = grid.emissive.get(material.emissive_index());
-    let e = sun + indirect.irradiance(point, hit.normal).unwrap_or(Vec3::ZERO);
-    emitted + material.albedo() * e * (1.0 / PI)
+    let emitted = if emission { grid.emissive.get(material.emissive_index()) } else { Vec3::ZERO };
+    let albedo = material.albedo() * (1.0 / PI);
+    let known = indirect.irradiance(point, hit.normal).unwrap_or(Vec3::ZERO);
+    (emitted + albedo * sun, albedo * known)
 }
 
 /// Radiance of the sky seen along `dir`.

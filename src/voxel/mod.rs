@@ -7,9 +7,11 @@
 //!   AVX-512, chosen at run time; `traverse_batch`: batches of rays sixteen at a time with AVX-512.
 //! - [`world`]: the editable world: terrain per streamed region, voxelised placements, brick rebuilds,
 //!   copy-on-write publishing.
+//! - [`emitters`]: the emissive voxels, for next-event estimation (sampling lamps directly).
 //! - [`light`]: what a ray sees at a hit or a miss (sun with shadow ray, sky, emission, known irradiance).
 
 pub mod brick;
+pub mod emitters;
 pub mod grid;
 pub mod light;
 pub mod material;
@@ -21,6 +23,7 @@ mod traverse_wide;
 pub mod world;
 
 pub use brick::{Brick, BRICK};
+pub use emitters::{EmitterSample, Emitters};
 pub use grid::{GridMemory, Hit, Trace, VoxelGrid, CHUNK};
 pub use light::{IrradianceSource, NoIrradiance};
 pub use material::{EmissiveTable, PackedMaterial};

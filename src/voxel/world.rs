@@ -19,6 +19,7 @@ use glam::{IVec2, IVec3, Mat4, Vec2, Vec3};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::brick::{Brick, BRICK, BRICK_VOXELS};
+use super::emitters;
 use super::grid::{Chunk, VoxelGrid, CHUNK};
 use super::material::{EmissiveTable, PackedMaterial};
 use crate::geom::Aabb;
@@ -444,6 +445,15 @@ impl VoxelWorld {
             }
         }
         refresh.extend(bricks.iter().map(|(b, _)| *b));
+        let mut lamps: Vec<IVec3> = bricks
+            .iter()
+            .flat_map(|(b, _)| {
+                [IVec3::ZERO, IVec3::X, IVec3::NEG_X, IVec3::Y, IVec3::NEG_Y, IVec3::Z, IVec3::NEG_Z].map(|d| *b + d)
+            })
+            .filter(|b| b.cmpge(IVec3::ZERO).all() && b.cmplt(nb).all())
+            .collect();
+        lamps.sort_unstable_by_key(|b| (b.z, b.y, b.x));
+        lamps.dedup();
         let mut touched: Vec<usize> = Vec::new();
         for (b, brick) in bricks {
             let lin = grid.brick_linear(b);
@@ -477,6 +487,11 @@ impl VoxelWorld {
         }
         for b in refresh {
             grid.refresh_ray_slot(b);
+        }
+        for b in lamps {
+            let entry = emitters::scan(grid, b);
+            let lin = grid.brick_linear(b) as u32;
+            Arc::make_mut(&mut grid.emitters).put(lin, entry);
         }
         touched.sort_unstable();
         touched.dedup();
