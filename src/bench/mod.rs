@@ -179,6 +179,21 @@ pub struct BenchReport {
     pub irradiance_error: Option<IrradianceError>,
     /// Mean frame-to-frame relative change of that irradiance over the accuracy phase's last frames.
     pub flicker: Option<f32>,
+    /// Every compared point: position, normal, the probes' and the reference's irradiance (RGB).
+    pub irradiance_points: Vec<PointReport>,
+}
+
+/// One compared point of the accuracy phase.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct PointReport {
+    /// Position, metres.
+    pub position: Vec3,
+    /// Normal.
+    pub normal: Vec3,
+    /// The probes' irradiance (`null` where no level holds a usable probe).
+    pub probes: Option<Vec3>,
+    /// The reference's irradiance.
+    pub reference: Vec3,
 }
 
 /// Runs the CPU pipeline.
@@ -235,6 +250,7 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
     let at_end = manager.stats();
     let payload_hash = format!("{:016x}", manager.payload_hash());
     let mut accuracy = None;
+    let mut point_reports = Vec::new();
     if let Some(a) = opts.accuracy {
         // A still scene: the camera stays at the path's end and no timeline event is committed any more.
         let (camera, _, _) = opts.path.sample(opts.frames as f32 / FPS);
@@ -257,6 +273,12 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
         manager.step(camera, &grid, &[]);
         let last = read_points(&manager, &grid, &points);
         let reference = reference_set(&grid, &points, a.reference);
+        point_reports = points
+            .iter()
+            .zip(&last)
+            .zip(&reference.irradiance)
+            .map(|((p, e), r)| PointReport { position: p.position, normal: p.normal, probes: *e, reference: *r })
+            .collect();
         accuracy = Some((irradiance_error(&last, &reference), flicker(&frames), manager.converged_fraction(0)));
     }
     manager.flush_to_disk(&grid);
@@ -284,6 +306,7 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
         settle_frames: opts.accuracy.map_or(0, |a| a.settle_frames),
         settled_converged_l0: accuracy.map(|a| a.2),
         irradiance_error: accuracy.map(|a| a.0),
+        irradiance_points: point_reports,
         flicker: accuracy.map(|a| a.1),
     })
 }
