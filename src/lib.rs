@@ -14,12 +14,14 @@
 //! - [`probes`]: probe payload math, CPU trace jobs, reference integrator, clipmap topology and the manager
 //!   (scheduling, region caches, disk persistence, invalidation).
 //! - [`voxel`]: the voxel world (bricks, edits from scene changes, slab-march traversal, light at a hit).
+//! - [`pipeline`]: the frame loop every front end shares (timeline, streaming, voxel edits, probe step).
 //! - [`bench`]: headless runs of the CPU pipeline along camera paths (`lumon bench --no-gpu`).
 //! - [`stream_run`]: the `lumon stream` runner (timeline in simulated time, JSON lines).
 
 pub mod bench;
 pub mod geom;
 pub mod hash;
+pub mod pipeline;
 pub mod prefetch;
 pub mod probes;
 pub mod stream_run;

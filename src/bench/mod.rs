@@ -11,7 +11,6 @@
 pub mod accuracy;
 pub mod path;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,24 +18,20 @@ use std::time::Instant;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::pipeline::{Pipeline, PipelineError, PipelineOptions};
 use crate::probes::cache::MemoryCacheStats;
-use crate::probes::disk::{DiskCache, DiskConfig, DiskStats};
-use crate::probes::gpu::GPU_PROBE_BYTES;
+use crate::probes::disk::DiskStats;
 use crate::probes::manager::{LevelStats, ProbeConfig, ProbeManager, ProbeStats};
 use crate::probes::reference::ReferenceSettings;
 use crate::probes::sample::LeakGuard;
-use crate::probes::tracer::TraceError;
-use crate::streaming::{
-    ClientConfig, ClientStats, Edit, RegionId, ServerConfig, SimClock, StreamError, StreamingClient,
-};
-use crate::voxel::{VoxelStats, VoxelWorld};
+use crate::streaming::ClientStats;
+use crate::voxel::VoxelStats;
 use crate::world::World;
 use accuracy::{accuracy_points, flicker, irradiance_error, reference_set, AccuracyPoint, IrradianceError};
 use glam::Vec3;
 use path::CameraPath;
 
-/// Simulated frame rate.
-pub const FPS: f32 = 60.0;
+pub use crate::pipeline::FPS;
 
 /// Settings of one run.
 #[derive(Clone, Debug)]
@@ -87,12 +82,9 @@ impl Default for AccuracyOptions {
 /// Why a run failed.
 #[derive(Debug, Error)]
 pub enum BenchError {
-    /// The tracer pool could not start.
+    /// The pipeline could not start or step.
     #[error(transparent)]
-    Trace(#[from] TraceError),
-    /// The streaming model refused something (a bug or a bad world).
-    #[error("streaming: {0}")]
-    Stream(#[from] StreamError),
+    Pipeline(#[from] PipelineError),
 }
 
 /// Percentiles of the render-thread cost of the probe manager per frame.
@@ -198,91 +190,63 @@ pub struct PointReport {
 
 /// Runs the CPU pipeline.
 pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, BenchError> {
-    let mut server = world.server(ServerConfig::default(), Arc::new(SimClock::new()))?;
-    let client_config =
-        ClientConfig { interest_radius: 160.0, leave_margin: 32.0, max_region_loads: 32, count_bytes: false };
-    let mut client = StreamingClient::new(client_config, world.grid(), world.asset_bounds());
-    let mut voxels = VoxelWorld::new(world.clone());
-    let disk = opts.cache_dir.as_ref().map(|dir| {
-        DiskCache::open(DiskConfig {
-            dir: dir.clone(),
-            cap_bytes: opts.disk_cap_bytes,
-            world_seed: world.seed,
-            world_name: world.name.clone(),
-            spacing: opts.probes.base_spacing,
-            region_probes: opts.probes.region_probes,
-        })
-    });
-    let mut manager = ProbeManager::new(opts.probes.clone(), opts.threads, disk)?;
-    let mut events = world.timeline.iter().peekable();
+    let mut pipe = Pipeline::new(
+        world.clone(),
+        &PipelineOptions {
+            threads: opts.threads,
+            cache_dir: opts.cache_dir.clone(),
+            disk_cap_bytes: opts.disk_cap_bytes,
+            probes: opts.probes.clone(),
+        },
+    )?;
     let mut gi_ms = Vec::with_capacity(opts.frames as usize);
     let mut converged: Option<(u32, f64)> = None;
     let mut l0 = Vec::with_capacity(opts.frames as usize);
-    let mut uploads = Vec::new();
-    let mut upload_bytes = 0u64;
     let start = Instant::now();
-    let mut grid = voxels.snapshot();
     for f in 0..opts.frames {
-        let t = f as f32 / FPS;
-        while let Some(e) = events.next_if(|e| e.t <= f64::from(t)) {
-            commit(&mut server, e.edits.clone())?;
-        }
-        let (camera, _, _) = opts.path.sample(t);
-        let mut changes = client.update_interest(&server, camera)?;
-        if f % 15 == 0 {
-            changes.extend(client.pull(&server)?);
-        }
-        let loaded: BTreeSet<RegionId> = client.regions().clone();
-        let edit = voxels.apply(&changes, &loaded);
-        grid = voxels.snapshot();
-        let t0 = Instant::now();
-        manager.step(camera, &grid, &edit.edited);
-        manager.take_uploads(&mut uploads);
-        gi_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
-        upload_bytes += (uploads.len() * GPU_PROBE_BYTES) as u64;
-        l0.push(manager.converged_fraction(0));
-        if converged.is_none() && manager.converged_fraction(0) >= 0.95 {
+        let (camera, _, _) = opts.path.sample(pipe.time());
+        let frame = pipe.step(camera, true)?;
+        gi_ms.push(frame.gi_ms);
+        let fraction = pipe.manager().converged_fraction(0);
+        l0.push(fraction);
+        if converged.is_none() && fraction >= 0.95 {
             converged = Some((f + 1, start.elapsed().as_secs_f64()));
         }
-        manager.wait_idle();
     }
     let wall_s = start.elapsed().as_secs_f64();
-    let at_end = manager.stats();
-    let payload_hash = format!("{:016x}", manager.payload_hash());
+    let at_end = pipe.manager().stats();
+    let payload_hash = format!("{:016x}", pipe.manager().payload_hash());
+    let upload_bytes = pipe.upload_bytes();
     let mut accuracy = None;
     let mut point_reports = Vec::new();
     if let Some(a) = opts.accuracy {
         // A still scene: the camera stays at the path's end and no timeline event is committed any more.
         let (camera, _, _) = opts.path.sample(opts.frames as f32 / FPS);
-        let points = accuracy_points(&grid, camera, a.points, opts.probes.trace_range(0), a.seed);
+        pipe.set_timeline_running(false);
+        let points = accuracy_points(pipe.grid(), camera, a.points, opts.probes.trace_range(0), a.seed);
         let mut frames = Vec::with_capacity(a.flicker_frames as usize);
         for f in 0..a.settle_frames {
-            let mut changes = client.update_interest(&server, camera)?;
-            changes.extend(client.pull(&server)?);
-            let loaded: BTreeSet<RegionId> = client.regions().clone();
-            let edit = voxels.apply(&changes, &loaded);
-            grid = voxels.snapshot();
-            manager.step(camera, &grid, &edit.edited);
-            manager.take_uploads(&mut uploads);
-            manager.wait_idle();
+            pipe.step(camera, true)?;
             if f + a.flicker_frames >= a.settle_frames {
-                frames.push(read_points(&manager, &grid, &points));
+                frames.push(read_points(pipe.manager(), pipe.grid(), &points));
             }
         }
         // The results of the last frame's traces.
-        manager.step(camera, &grid, &[]);
-        let last = read_points(&manager, &grid, &points);
-        let reference = reference_set(&grid, &points, a.reference);
+        pipe.step(camera, true)?;
+        let last = read_points(pipe.manager(), pipe.grid(), &points);
+        let reference = reference_set(pipe.grid(), &points, a.reference);
         point_reports = points
             .iter()
             .zip(&last)
             .zip(&reference.irradiance)
             .map(|((p, e), r)| PointReport { position: p.position, normal: p.normal, probes: *e, reference: *r })
             .collect();
-        accuracy = Some((irradiance_error(&last, &reference), flicker(&frames), manager.converged_fraction(0)));
+        accuracy =
+            Some((irradiance_error(&last, &reference), flicker(&frames), pipe.manager().converged_fraction(0)));
     }
-    manager.flush_to_disk(&grid);
-    let stats = ProbeStats { disk: manager.stats().disk, ..at_end };
+    let grid = pipe.grid().clone();
+    pipe.manager_mut().flush_to_disk(&grid);
+    let stats = ProbeStats { disk: pipe.manager().stats().disk, ..at_end };
     Ok(BenchReport {
         world: world.name.clone(),
         path: opts.path.name.clone(),
@@ -299,8 +263,8 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
         levels: stats.levels,
         cache: CacheReport { memory: stats.memory, disk: stats.disk },
         payload_hash,
-        voxels: voxels.stats(),
-        streaming: client.stats().clone(),
+        voxels: pipe.voxel_stats(),
+        streaming: pipe.stream_stats().clone(),
         upload_bytes,
         wall_s,
         settle_frames: opts.accuracy.map_or(0, |a| a.settle_frames),
@@ -314,8 +278,4 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
 /// The probes' irradiance at each point, read as shading reads it (with the visibility leak guard).
 fn read_points(manager: &ProbeManager, grid: &crate::voxel::VoxelGrid, points: &[AccuracyPoint]) -> Vec<Option<Vec3>> {
     points.iter().map(|p| manager.irradiance_at(p.position, p.normal, LeakGuard::Visibility(grid))).collect()
-}
-
-fn commit(server: &mut crate::streaming::StreamServer, edits: Vec<Edit>) -> Result<(), StreamError> {
-    server.commit(edits).map(|_| ())
 }

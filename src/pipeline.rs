@@ -1,0 +1,201 @@
+//! The frame loop every front end shares: the world's timeline committed to the streaming server in simulated
+//! time, the streaming client's interest set around the camera, the voxel world's edits, and the probe
+//! manager's step and upload list.
+//!
+//! [`Pipeline::step`] runs one frame for a camera at the current simulated time and advances the time by one
+//! frame. In lockstep (headless bench and tests) it then waits for the frame's traces and disk answers, so the
+//! next frame applies them and a run is a pure function of its inputs; the viewer will step without waiting.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use glam::Vec3;
+use thiserror::Error;
+
+use crate::probes::disk::{DiskCache, DiskConfig};
+use crate::probes::gpu::GPU_PROBE_BYTES;
+use crate::probes::manager::{ProbeConfig, ProbeManager, ProbeUpload, StepReport};
+use crate::probes::tracer::TraceError;
+use crate::streaming::{
+    ClientConfig, ClientStats, RegionId, ServerConfig, SimClock, StreamError, StreamServer, StreamingClient,
+};
+use crate::voxel::{VoxelGrid, VoxelStats, VoxelWorld};
+use crate::world::World;
+
+/// Simulated frame rate.
+pub const FPS: f32 = 60.0;
+
+/// Frames between pulls of world deltas from the server.
+const PULL_EVERY_FRAMES: u64 = 15;
+
+/// Why the pipeline could not start or step.
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    /// The tracer pool could not start.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    /// The streaming model refused something (a bug or a bad world).
+    #[error("streaming: {0}")]
+    Stream(#[from] StreamError),
+}
+
+/// Settings of a pipeline.
+#[derive(Clone, Debug)]
+pub struct PipelineOptions {
+    /// Tracer threads.
+    pub threads: usize,
+    /// Disk cache folder (`None`: no persistence).
+    pub cache_dir: Option<PathBuf>,
+    /// Disk cache cap, bytes.
+    pub disk_cap_bytes: u64,
+    /// Probe settings.
+    pub probes: ProbeConfig,
+}
+
+/// What one frame did.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FrameReport {
+    /// The probe manager's step.
+    pub probes: StepReport,
+    /// Render-thread milliseconds of the probe step and upload list (waiting excluded).
+    pub gi_ms: f64,
+    /// Probe uploads handed out this frame.
+    pub uploads: usize,
+}
+
+/// The streaming server and client, the voxel world and the probe manager, stepped together.
+pub struct Pipeline {
+    world: Arc<World>,
+    server: StreamServer,
+    client: StreamingClient,
+    voxels: VoxelWorld,
+    manager: ProbeManager,
+    grid: Arc<VoxelGrid>,
+    /// The next timeline event to commit.
+    next_event: usize,
+    frame: u64,
+    timeline_running: bool,
+    uploads: Vec<ProbeUpload>,
+    upload_bytes: u64,
+}
+
+impl Pipeline {
+    /// A pipeline at time 0 with nothing streamed in yet.
+    pub fn new(world: Arc<World>, opts: &PipelineOptions) -> Result<Self, PipelineError> {
+        let server = world.server(ServerConfig::default(), Arc::new(SimClock::new()))?;
+        let client_config =
+            ClientConfig { interest_radius: 160.0, leave_margin: 32.0, max_region_loads: 32, count_bytes: false };
+        let client = StreamingClient::new(client_config, world.grid(), world.asset_bounds());
+        let voxels = VoxelWorld::new(world.clone());
+        let disk = opts.cache_dir.as_ref().map(|dir| {
+            DiskCache::open(DiskConfig {
+                dir: dir.clone(),
+                cap_bytes: opts.disk_cap_bytes,
+                world_seed: world.seed,
+                world_name: world.name.clone(),
+                spacing: opts.probes.base_spacing,
+                region_probes: opts.probes.region_probes,
+            })
+        });
+        let manager = ProbeManager::new(opts.probes.clone(), opts.threads, disk)?;
+        let grid = voxels.snapshot();
+        Ok(Pipeline {
+            world,
+            server,
+            client,
+            voxels,
+            manager,
+            grid,
+            next_event: 0,
+            frame: 0,
+            timeline_running: true,
+            uploads: Vec::new(),
+            upload_bytes: 0,
+        })
+    }
+
+    /// Simulated seconds since the start (frames / [`FPS`]).
+    pub fn time(&self) -> f32 {
+        self.frame as f32 / FPS
+    }
+
+    /// Frames stepped.
+    pub fn frame(&self) -> u64 {
+        self.frame
+    }
+
+    /// Stops (or resumes) committing timeline events: a still scene.
+    pub fn set_timeline_running(&mut self, running: bool) {
+        self.timeline_running = running;
+    }
+
+    /// One frame for `camera`: timeline events due by now, streaming, voxel edits, the probe step and the
+    /// upload list; then, when `lockstep`, waits for the traces and disk answers it started.
+    pub fn step(&mut self, camera: Vec3, lockstep: bool) -> Result<FrameReport, PipelineError> {
+        let t = f64::from(self.time());
+        while self.timeline_running {
+            let Some(e) = self.world.timeline.get(self.next_event).filter(|e| e.t <= t) else { break };
+            self.server.commit(e.edits.clone())?;
+            self.next_event += 1;
+        }
+        let mut changes = self.client.update_interest(&self.server, camera)?;
+        if self.frame % PULL_EVERY_FRAMES == 0 {
+            changes.extend(self.client.pull(&self.server)?);
+        }
+        let loaded: BTreeSet<RegionId> = self.client.regions().clone();
+        let edit = self.voxels.apply(&changes, &loaded);
+        self.grid = self.voxels.snapshot();
+        let t0 = Instant::now();
+        let probes = self.manager.step(camera, &self.grid, &edit.edited);
+        self.manager.take_uploads(&mut self.uploads);
+        let gi_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        self.upload_bytes += (self.uploads.len() * GPU_PROBE_BYTES) as u64;
+        if lockstep {
+            self.manager.wait_idle();
+        }
+        self.frame += 1;
+        Ok(FrameReport { probes, gi_ms, uploads: self.uploads.len() })
+    }
+
+    /// The world.
+    pub fn world(&self) -> &Arc<World> {
+        &self.world
+    }
+
+    /// The voxel grid as of the last step.
+    pub fn grid(&self) -> &Arc<VoxelGrid> {
+        &self.grid
+    }
+
+    /// The probe manager.
+    pub fn manager(&self) -> &ProbeManager {
+        &self.manager
+    }
+
+    /// The probe manager, mutably (flushing the disk cache at the end of a run).
+    pub fn manager_mut(&mut self) -> &mut ProbeManager {
+        &mut self.manager
+    }
+
+    /// The last frame's probe uploads.
+    pub fn uploads(&self) -> &[ProbeUpload] {
+        &self.uploads
+    }
+
+    /// Probe upload bytes handed out since the start.
+    pub fn upload_bytes(&self) -> u64 {
+        self.upload_bytes
+    }
+
+    /// The streaming client's counters.
+    pub fn stream_stats(&self) -> &ClientStats {
+        self.client.stats()
+    }
+
+    /// The voxel world's counters.
+    pub fn voxel_stats(&self) -> VoxelStats {
+        self.voxels.stats()
+    }
+}
