@@ -141,7 +141,7 @@ impl Pipeline {
             self.next_event += 1;
         }
         let mut changes = self.client.update_interest(&self.server, camera)?;
-        if self.frame % PULL_EVERY_FRAMES == 0 {
+        if self.frame.is_multiple_of(PULL_EVERY_FRAMES) {
             changes.extend(self.client.pull(&self.server)?);
         }
         let loaded: BTreeSet<RegionId> = self.client.regions().clone();

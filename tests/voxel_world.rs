@@ -263,6 +263,11 @@ fn tint_and_emission_are_baked_into_voxels() {
     let lamp = placement(1, "post", Vec3::new(2.0, 0.5, 2.0), Vec3::ZERO, Vec3::ONE);
     vw.apply(&[add(&lamp)], &all_regions(&w));
     let g = vw.snapshot();
+    // The emitter index holds exactly the emissive voxels with a face on empty space.
+    let indexed: BTreeSet<(i32, i32, i32)> =
+        g.emitters.bricks().iter().flat_map(|b| b.voxels.iter().map(|v| (v.voxel.x, v.voxel.y, v.voxel.z))).collect();
+    assert_eq!(indexed, open_emissive_voxels(&g), "emitter index");
+    assert!(!indexed.is_empty());
     let head = g.material(g.voxel_of(Vec3::new(2.0, 2.7, 2.0))).unwrap();
     assert!(g.emissive.get(head.emissive_index()).x > 5.0);
     let pole = g.material(g.voxel_of(Vec3::new(2.0, 1.5, 2.0))).unwrap();
@@ -283,6 +288,30 @@ fn tint_and_emission_are_baked_into_voxels() {
     );
     let g = vw.snapshot();
     assert_eq!(g.material(g.voxel_of(Vec3::new(2.0, 2.7, 2.0))).unwrap().emissive_index(), 0, "switched off");
+    assert!(g.emitters.is_empty(), "a lamp switched off leaves the emitter index");
+}
+
+/// Brute force: every emissive voxel of the grid with an empty neighbour.
+fn open_emissive_voxels(g: &VoxelGrid) -> BTreeSet<(i32, i32, i32)> {
+    let mut out = BTreeSet::new();
+    for z in 0..g.dims.z {
+        for y in 0..g.dims.y {
+            for x in 0..g.dims.x {
+                let v = IVec3::new(x, y, z);
+                let Some(m) = g.material(v) else { continue };
+                if g.emissive.get(m.emissive_index()).max_element() <= 0.0 {
+                    continue;
+                }
+                let open = [IVec3::X, IVec3::NEG_X, IVec3::Y, IVec3::NEG_Y, IVec3::Z, IVec3::NEG_Z]
+                    .iter()
+                    .any(|d| g.material(v + *d).is_none());
+                if open {
+                    out.insert((x, y, z));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Axis-aligned and diagonal rays that start exactly on voxel and brick faces still hit what lies ahead (their

@@ -241,8 +241,7 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
             .zip(&reference.irradiance)
             .map(|((p, e), r)| PointReport { position: p.position, normal: p.normal, probes: *e, reference: *r })
             .collect();
-        accuracy =
-            Some((irradiance_error(&last, &reference), flicker(&frames), pipe.manager().converged_fraction(0)));
+        accuracy = Some((irradiance_error(&last, &reference), flicker(&frames), pipe.manager().converged_fraction(0)));
     }
     let grid = pipe.grid().clone();
     pipe.manager_mut().flush_to_disk(&grid);

@@ -19,8 +19,8 @@
 //!
 //! Work order, per level, is a bucket queue ([`super::queue`]) keyed by `(class, update tier, squared distance
 //! to the camera in probes, slot)`: class 0 = new, dirty or not yet converged, 1 = cached and stale on entry,
-//! 2 = stale by age; the tier is 0 for a probe without data, then one per 16 updates (near probes converge
-//! first, see `update_tier`). Budgets: `base_budget >> level` probes per level and a global cap. No step scans all `N^3`
+//! 2 = stale by age; the tier is 0 for a probe without data or dirtied by an edit, then one per 16 updates
+//! (near probes converge first, see `update_tier`). Budgets: `base_budget >> level` probes per level and a global cap. No step scans all `N^3`
 //! probes of a level, except a teleport, which renews the level by definition.
 
 use std::collections::VecDeque;
@@ -109,7 +109,7 @@ impl Default for ProbeConfig {
             converged_confidence: 1.0,
             memory_cache_bytes: 64 << 20,
             upload_budget_bytes: 256 << 10,
-            irradiance_slots_per_frame: 8192,
+            irradiance_slots_per_frame: 2048,
             dirty_visits_per_frame: 4096,
             checkpoint_regions_per_frame: 2,
         }
@@ -760,7 +760,9 @@ impl ProbeManager {
         s.stamp = s.stamp.wrapping_add(1);
         let d = s.coord - level.topo.anchor;
         let dist2 = (d.x * d.x + d.y * d.y + d.z * d.z) as u32;
-        level.queue.push(class, update_tier(s.updates), dist2, slot as u32, s.stamp);
+        // A probe an edit reached is traced as soon as one without data.
+        let tier = if s.dirty { 0 } else { update_tier(s.updates) };
+        level.queue.push(class, tier, dist2, slot as u32, s.stamp);
     }
 
     fn set_payload(&mut self, l: usize, slot: usize, p: ProbePayload) {
@@ -1037,7 +1039,12 @@ impl ProbeManager {
                     self.store(key, d);
                 }
             }
-            self.pending_dirty.push_back(PendingDirty { level: l, b: *b, range, reach, next: 0 });
+            // Only probes resident now are marked: those entering later are traced, or read from a cache keyed
+            // by content.
+            let reach = reach.intersect(&self.levels[l].topo.bounds());
+            if !reach.is_empty() {
+                self.pending_dirty.push_back(PendingDirty { level: l, b: *b, range, reach, next: 0 });
+            }
         }
     }
 
@@ -1173,6 +1180,8 @@ impl ProbeManager {
                 continue;
             }
             let generation = s.generation;
+            // An edit reached the probe since its last update: its history describes the old voxels.
+            let restart = s.dirty;
             s.in_flight = true;
             level.in_flight += 1;
             level.payloads[slot as usize].flags |= flags::IN_FLIGHT;
@@ -1186,6 +1195,7 @@ impl ProbeManager {
                 ao_range: self.config.ao_range_probes * spacing,
                 previous: level.payloads[slot as usize],
                 blend: self.config.blend,
+                restart,
             });
             taken += 1;
         }
@@ -1230,13 +1240,13 @@ impl ProbeManager {
     }
 }
 
-/// Updates a probe gets, nearest to the camera first, before farther probes that have had fewer (a converged
-/// probe needs at least `min_rays`, 16 updates of 64 rays by default).
+/// Updates per priority tier (a probe needs at least `min_rays`, 16 updates of 64 rays by default, to converge).
 const UPDATES_PER_TIER: u32 = 16;
 
-/// Priority tier of a probe by its updates: probes without data first, then in tiers of [`UPDATES_PER_TIER`]
-/// updates, so the probes near the camera converge first and a probe that takes long to converge does not
-/// hold back the rest.
+/// Priority tier of a probe by its updates: 0 without data, then one tier per [`UPDATES_PER_TIER`] updates.
+/// Within a tier the nearest probes come first, so the probes near the camera converge first and a probe that
+/// takes long to converge does not hold back the rest (the bounce light, which every probe's updates carry a
+/// step further, keeps moving everywhere).
 fn update_tier(updates: u32) -> u32 {
     if updates == 0 {
         0

@@ -297,8 +297,9 @@ impl BlendParams {
 }
 
 /// Folds an update into a payload. A payload without `VALID` (new, recycled or reset) takes the update whole.
+/// `restart`: an edit reached the probe since its last update, so its history is cut to one update's worth.
 /// See the module docs for the two parts, the effective rays, the noise, the confidence and the weights.
-pub fn blend(old: &ProbePayload, u: &UpdateResult, p: &BlendParams) -> ProbePayload {
+pub fn blend(old: &ProbePayload, u: &UpdateResult, p: &BlendParams, restart: bool) -> ProbePayload {
     if u.inside_solid {
         return ProbePayload { flags: flags::DISABLED, ..Default::default() };
     }
@@ -306,6 +307,16 @@ pub fn blend(old: &ProbePayload, u: &UpdateResult, p: &BlendParams) -> ProbePayl
     if m <= 0.0 {
         return *old;
     }
+    // After an edit the old estimate counts as one update's worth: the running average takes the new light
+    // at once (half of it, then a third...) instead of hiding it under thousands of old rays.
+    let mut shortened;
+    let old = if restart && old.rays > m {
+        shortened = *old;
+        shortened.rays = m;
+        &shortened
+    } else {
+        old
+    };
     let fresh = old.flags & flags::VALID == 0 || old.rays <= 0.0;
     let old_direct = sub(&old.sh, &old.bounce);
     let new_direct = sub(&u.sh, &u.bounce);
@@ -414,12 +425,12 @@ mod tests {
     fn a_new_probe_takes_the_first_update_and_quiet_probes_converge_after_min_rays() {
         let p = BlendParams::default();
         let mut payload = ProbePayload::default();
-        payload = blend(&payload, &update(1.0), &p);
+        payload = blend(&payload, &update(1.0), &p, false);
         assert_eq!(payload.sh.c[0], Vec3::ONE);
         assert!(payload.usable());
         assert_eq!(payload.confidence, 0.0625, "64 of the 1,024 rays a noiseless probe needs at least");
         for _ in 0..15 {
-            payload = blend(&payload, &update(1.0), &p);
+            payload = blend(&payload, &update(1.0), &p, false);
         }
         assert_eq!(payload.rays, 1024.0, "a running average adds rays");
         assert_eq!(payload.confidence, 1.0);
@@ -437,7 +448,7 @@ mod tests {
             let mut payload = ProbePayload::default();
             let mut n = 0;
             while payload.confidence < 1.0 {
-                payload = blend(&payload, &sampled(&mut rng, dim, bright, prob), &p);
+                payload = blend(&payload, &sampled(&mut rng, dim, bright, prob), &p, false);
                 n += 1;
                 assert!(n < 1000, "never converged");
             }
@@ -461,7 +472,7 @@ mod tests {
         let mut payload = ProbePayload::default();
         let mut last = 0.0;
         for i in 0..400 {
-            payload = blend(&payload, &sampled(&mut rng, 0.5, 10.0, 0.05), &p);
+            payload = blend(&payload, &sampled(&mut rng, 0.5, 10.0, 0.05), &p, false);
             if i > 0 && i < 30 {
                 assert!(payload.rays > last, "update {i}: effective rays fell from {last} to {}", payload.rays);
             }
@@ -479,13 +490,13 @@ mod tests {
         let mut rng = Rng::new(5);
         let mut payload = ProbePayload::default();
         for _ in 0..100 {
-            payload = blend(&payload, &sampled(&mut rng, 0.5, 10.0, 0.05), &p);
+            payload = blend(&payload, &sampled(&mut rng, 0.5, 10.0, 0.05), &p, false);
         }
         let before = payload.sh.level();
         let mut lit = payload;
         let mut levels = Vec::new();
         for _ in 0..10 {
-            lit = blend(&lit, &sampled(&mut rng, 5.0, 100.0, 0.05), &p);
+            lit = blend(&lit, &sampled(&mut rng, 5.0, 100.0, 0.05), &p, false);
             levels.push(lit.sh.level() / before);
         }
         // Ten times brighter (one 64-ray update of this source is about 26 % noisy): most of the way after
@@ -493,8 +504,43 @@ mod tests {
         assert!(levels[1] > 5.0 && (levels[9] - 10.0).abs() < 2.5, "level after each update / before: {levels:?}");
         assert!(lit.confidence < 1.0, "a relaxed blend is not converged");
         // A small real change is followed smoothly by the running average instead.
-        let small = blend(&payload, &update(before * 1.05), &p);
+        let small = blend(&payload, &update(before * 1.05), &p, false);
         assert!(small.sh.level() < before * 1.01, "{} vs {before}", small.sh.level());
+    }
+
+    #[test]
+    fn an_edit_cuts_the_history_short() {
+        let p = BlendParams::default();
+        let mut payload = ProbePayload::default();
+        for _ in 0..100 {
+            payload = blend(&payload, &update(1.0), &p, false);
+        }
+        // 6 % more light after an edit: too small to pass for a change by itself, taken at once after one.
+        let plain = blend(&payload, &update(1.06), &p, false);
+        let edited = blend(&payload, &update(1.06), &p, true);
+        assert!(plain.sh.level() < 1.005, "{}", plain.sh.level());
+        assert!((edited.sh.level() - 1.03).abs() < 1e-4, "half old, half new: {}", edited.sh.level());
+        assert_eq!(edited.rays, 128.0);
+        assert!(edited.confidence < 1.0);
+    }
+
+    #[test]
+    fn the_bounce_light_follows_its_fixed_point_iteration() {
+        // Direct light 1, and walls that return 0.6 of what the probe had (a closed bright room): the fixed
+        // point is 1 / (1 - 0.6) = 2.5. The bounce part follows each step with at least `bounce_weight`, so
+        // the iteration gets there in tens of updates although the direct part is a long running average.
+        let p = BlendParams::default();
+        let mut payload = ProbePayload::default();
+        let mut levels = Vec::new();
+        for _ in 0..40 {
+            let mut u = update(1.0);
+            u.bounce.c[0] = Vec3::splat(0.6 * payload.sh.level());
+            u.sh.c[0] += u.bounce.c[0];
+            payload = blend(&payload, &u, &p, false);
+            levels.push(payload.sh.level());
+        }
+        assert!((levels[39] - 2.5).abs() < 0.05, "{levels:?}");
+        assert!(payload.bounce_change < p.target_error && payload.confidence == 1.0, "{payload:?}");
     }
 
     #[test]
@@ -502,12 +548,12 @@ mod tests {
         let p = BlendParams::default();
         let mut u = update(1.0);
         u.known_fraction = 0.5;
-        let half = blend(&ProbePayload::default(), &u, &p);
+        let half = blend(&ProbePayload::default(), &u, &p, false);
         assert_eq!(half.confidence, 32.0 / 1024.0 * 0.5);
-        let solid = blend(&half, &UpdateResult { inside_solid: true, ..Default::default() }, &p);
+        let solid = blend(&half, &UpdateResult { inside_solid: true, ..Default::default() }, &p, false);
         assert!(!solid.usable());
         assert_eq!(solid.flags, flags::DISABLED);
-        let nothing = blend(&half, &UpdateResult { rays: 64, ..Default::default() }, &p);
+        let nothing = blend(&half, &UpdateResult { rays: 64, ..Default::default() }, &p, false);
         assert_eq!(nothing, half, "an update that saw nothing known changes nothing");
     }
 }

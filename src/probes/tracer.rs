@@ -44,6 +44,8 @@ pub struct TraceJob {
     pub previous: ProbePayload,
     /// Blending settings.
     pub blend: BlendParams,
+    /// An edit reached the probe since its last update: its history is cut short (see [`blend`]).
+    pub restart: bool,
 }
 
 /// A finished job.
@@ -69,7 +71,7 @@ pub fn run_jobs(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[Trace
 
 /// A job's result from its update: blended into its previous payload.
 fn finish(job: &TraceJob, update: &UpdateResult) -> TraceResult {
-    let mut payload = blend(&job.previous, update, &job.blend);
+    let mut payload = blend(&job.previous, update, &job.blend, job.restart);
     payload.flags &= !(flags::STALE | flags::IN_FLIGHT);
     TraceResult { key: job.key, generation: job.generation, rays: update.rays, payload, gpu: GpuProbe::pack(&payload) }
 }

@@ -7,8 +7,8 @@
 //! at once.
 //!
 //! [`Emitters::sample`] draws a point seen from `p`: a brick with probability proportional to its power over
-//! its squared distance, a voxel of it in proportion to its radiance, one of the voxel's faces that turn
-//! towards `p` in proportion to its projected area, and a uniform point on that face. It returns the
+//! its squared distance, a voxel of it in proportion to its radiance, one of the voxel's open faces (on empty
+//! space) that turn towards `p` in proportion to its projected area, and a uniform point on that face. It returns the
 //! direction, the distance and the probability density per solid angle, so a caller estimates
 //! `integral of L_e(w) f(w) dw` as `L_e f(w) / pdf`. Deterministic: bricks are kept in index order.
 
@@ -27,6 +27,8 @@ pub struct EmitterVoxel {
     pub emissive: u8,
     /// Luminance of its emitted radiance when indexed (sampling weight).
     pub weight: f32,
+    /// Faces on empty space: bit `2 axis` for the positive side of the axis, `2 axis + 1` for the negative.
+    pub open: u8,
 }
 
 /// The emissive voxels of one brick.
@@ -127,6 +129,10 @@ impl Emitters {
         let mut area = 0.0;
         for (axis, f) in faces.iter_mut().enumerate() {
             let s = to_p[axis].signum();
+            let bit = 2 * axis + usize::from(s < 0.0);
+            if v.open >> bit & 1 == 0 {
+                continue; // against another solid voxel: never seen
+            }
             let n = Vec3::AXES[axis] * s;
             let face_center = c + n * (0.5 * voxel_size);
             let cos = n.dot((p - face_center).normalize_or_zero());
@@ -224,8 +230,12 @@ pub fn scan(grid: &VoxelGrid, b: IVec3) -> Option<EmitterBrick> {
                 continue;
             }
             let v = b * BRICK + IVec3::new(bit % 8, y, bit / 8);
-            if [IVec3::X, IVec3::NEG_X, IVec3::Y, IVec3::NEG_Y, IVec3::Z, IVec3::NEG_Z].iter().any(|d| !solid(v + *d)) {
-                voxels.push(EmitterVoxel { voxel: v, emissive: e, weight });
+            let open = [IVec3::X, IVec3::NEG_X, IVec3::Y, IVec3::NEG_Y, IVec3::Z, IVec3::NEG_Z]
+                .iter()
+                .enumerate()
+                .fold(0u8, |acc, (i, d)| acc | u8::from(!solid(v + *d)) << i);
+            if open != 0 {
+                voxels.push(EmitterVoxel { voxel: v, emissive: e, weight, open });
             }
         }
     }
