@@ -51,12 +51,12 @@ fn accuracy(name: &str, frames: u32, points: usize, rays: u32) -> BenchReport {
     run_cpu(w, &opts).unwrap()
 }
 
-/// The cornell target. Not met yet: the probes read about 20-30 % too dark (every normal alike) because
-/// a probe stops being traced once its own estimate is within its bound while the bounce light around it is
-/// still rising snapshot by snapshot (the furnace-like check in the README is within 4 %). Run it with
-/// `cargo test --test probe_accuracy -- --ignored` when working on the bounce convergence.
+/// The cornell target of the probe-accuracy work. Not met yet: the probes read about 18-20 % too dark on every
+/// normal alike, with the direct light right and a uniformly glowing box within 4 % (README, "Probe accuracy",
+/// lists what was measured and ruled out). Run it with `cargo test --test probe_accuracy -- --ignored` when
+/// working on the bounce light.
 #[test]
-#[ignore = "cornell target (20 %) not met yet: the bounce light stops converging with the probes (README)"]
+#[ignore = "cornell target (20 %) not met yet: the bounce light reads too dark (README, Probe accuracy)"]
 fn cornell_probes_are_within_20_percent_of_the_reference_and_do_not_flicker() {
     let r = accuracy("cornell", 1200, 24, 8192);
     let e = r.irradiance_error.unwrap();
