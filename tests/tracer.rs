@@ -149,9 +149,14 @@ fn the_reference_integrator_gets_one_bounce_off_a_floor_right() {
     assert!((up - pi).abs() < 0.03 * pi, "up {up}");
     let a = lumon::voxel::PackedMaterial::new(Vec3::splat(0.5), 0).albedo().x;
     assert!((down - pi * a).abs() < 0.05 * pi * a, "down {down} want {}", pi * a);
-    // The probe at the same point agrees for both normals within the L1 approximation.
+    // The probe at the same point: its L1 projection is right (the linear form is exact for light that varies as
+    // a cosine, as a lit sky over a lit floor nearly does), and the non-linear form shading uses reads the sky
+    // side as much as 17 % brighter, its known excess for light from a whole hemisphere (README).
     let u = trace_probe(&g, &NoIrradiance, &job(p, 0, 1024));
-    assert!((u.sh.irradiance(Vec3::Y).x - up).abs() < 0.15 * up, "{} vs {up}", u.sh.irradiance(Vec3::Y).x);
+    let linear = u.sh.irradiance_raw(Vec3::Y).x;
+    assert!((linear - up).abs() < 0.05 * up, "{linear} vs {up}");
+    let shaded = u.sh.irradiance(Vec3::Y).x;
+    assert!(shaded >= linear && shaded <= 1.2 * linear, "{shaded} vs linear {linear}");
 }
 
 struct Constant(Vec3);
