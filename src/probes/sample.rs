@@ -41,8 +41,6 @@ impl<T: ProbeLevel + ?Sized> ProbeLevel for std::sync::Arc<T> {
 /// How probes that cannot light a point are kept out.
 #[derive(Clone, Copy, Debug)]
 pub enum LeakGuard<'a> {
-    /// No guard (open-space reads, tests).
-    None,
     /// Probes behind the plane through the point with the given normal are skipped.
     HalfSpace,
     /// Probes hidden from the point by a solid voxel are skipped (a point in open space).
@@ -101,7 +99,6 @@ fn sample_level<L: ProbeLevel>(level: &L, pos: Vec3, normal: Vec3, guard: LeakGu
 fn visible(probe: Vec3, pos: Vec3, normal: Vec3, guard: LeakGuard) -> bool {
     let d = probe - pos;
     match guard {
-        LeakGuard::None => true,
         LeakGuard::HalfSpace => d.dot(normal) >= 0.0,
         LeakGuard::Visibility(grid) => unblocked(grid, pos, d),
         LeakGuard::SurfaceVisibility(grid) => d.dot(normal) >= 0.0 && unblocked(grid, pos, d),
