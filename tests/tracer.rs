@@ -161,7 +161,7 @@ fn the_reference_integrator_gets_one_bounce_off_a_floor_right() {
 
 struct Constant(Vec3);
 impl IrradianceSource for Constant {
-    fn irradiance(&self, _p: Vec3, _n: Vec3) -> Option<Vec3> {
+    fn irradiance(&self, _grid: &VoxelGrid, _p: Vec3, _n: Vec3) -> Option<Vec3> {
         Some(self.0)
     }
 }

@@ -94,18 +94,12 @@ pub struct ClipmapIrradiance {
     pub levels: Vec<Arc<LevelIrradiance>>,
     /// Border band for level blending, probes.
     pub band: f32,
-    /// The voxels the jobs reading this trace: probes hidden from a hit point by them do not light it (leak
-    /// guard). Without a grid, only probes behind the hit's surface are skipped.
-    pub grid: Option<Arc<VoxelGrid>>,
 }
 
 impl IrradianceSource for ClipmapIrradiance {
     /// The shading read ([`sample`]) at a hit point `pos` on a surface facing `normal`, with the visibility
     /// leak guard (so no light reaches a sealed room through its one-voxel walls).
-    fn irradiance(&self, pos: Vec3, normal: Vec3) -> Option<Vec3> {
-        match &self.grid {
-            Some(g) => sample(&self.levels, self.band, pos, normal, LeakGuard::SurfaceVisibility(g)),
-            None => sample(&self.levels, self.band, pos, normal, LeakGuard::HalfSpace),
-        }
+    fn irradiance(&self, grid: &VoxelGrid, pos: Vec3, normal: Vec3) -> Option<Vec3> {
+        sample(&self.levels, self.band, pos, normal, LeakGuard::SurfaceVisibility(grid))
     }
 }

@@ -20,7 +20,8 @@
 //! Work order, per level, is a bucket queue ([`super::queue`]) keyed by `(class, update tier, squared distance
 //! to the camera in probes, slot)`: class 0 = new, dirty or not yet converged, 1 = cached and stale on entry,
 //! 2 = stale by age; the tier is 0 for a probe without data or dirtied by an edit, then one per 16 updates
-//! (near probes converge first, see `update_tier`). Budgets: `base_budget >> level` probes per level and a global cap. No step scans all `N^3`
+//! (near probes converge first, see `update_tier`).
+//! Budgets: `base_budget >> level` probes per level and a global cap. No step scans all `N^3`
 //! probes of a level, except a teleport, which renews the level by definition.
 
 use std::collections::VecDeque;
@@ -379,7 +380,6 @@ impl ProbeManager {
         let irradiance = Arc::new(ClipmapIrradiance {
             levels: levels.iter().map(|l| Arc::new(LevelIrradiance::empty(l.topo))).collect(),
             band: config.blend_band,
-            grid: None,
         });
         Ok(ProbeManager {
             memory: MemoryCache::new(config.memory_cache_bytes),
@@ -1150,9 +1150,7 @@ impl ProbeManager {
         }
         let n = jobs.len();
         if n > 0 {
-            let mut irr = (*self.irradiance).clone();
-            irr.grid = Some(grid.clone());
-            self.pool.submit(grid.clone(), Arc::new(irr), jobs);
+            self.pool.submit(grid.clone(), self.irradiance.clone(), jobs);
         }
         n
     }

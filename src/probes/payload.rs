@@ -162,7 +162,8 @@ pub struct UpdateResult {
 /// emission out.
 #[derive(Clone, Copy, Debug)]
 pub struct EmittedLight<'a> {
-    /// Unblocked samples: direction (unit) and emitted radiance divided by the sample's density per steradian.
+    /// Samples: direction (unit) and emitted radiance divided by the sample's density per steradian (zero when
+    /// the shadow ray was blocked).
     pub samples: &'a [(Vec3, Vec3)],
     /// Points drawn; blocked and failed draws count as zero light.
     pub drawn: u32,

@@ -8,10 +8,10 @@
 //! evaluation, not eight).
 //!
 //! Leak guards ([`LeakGuard`]): `HalfSpace` drops probes behind the plane of the surface being lit (a hit point
-//! on a wall is never lit by probes on the far side of that wall; what the multi-bounce lookup of the tracer
-//! uses, at no tracing cost); `Visibility` drops every probe that the point cannot see through the voxels,
-//! which also holds at corners and one-voxel walls (what the renderer's lighting pass and the accuracy
-//! measurement use).
+//! on a wall is never lit by probes on the far side of that wall), at no tracing cost; `Visibility` drops every
+//! probe that the point cannot see through the voxels, which also holds at corners and one-voxel walls (the
+//! accuracy measurement's points in open space); `SurfaceVisibility` does both for a point on a surface (the
+//! tracer's multi-bounce lookup, and what the renderer's lighting pass will do).
 
 use glam::{IVec3, Vec3};
 

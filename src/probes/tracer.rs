@@ -116,6 +116,7 @@ pub fn trace_probe(grid: &VoxelGrid, indirect: &dyn IrradianceSource, job: &Trac
 pub fn trace_probes(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[TraceJob]) -> Vec<UpdateResult> {
     let (mut dirs, mut rays, mut spans) = (Vec::new(), Vec::new(), Vec::with_capacity(jobs.len()));
     // Next-event estimation: per job, points drawn on emitters (shadow ray, radiance / pdf, direction).
+    let lamps_sampled = !grid.emitters.is_empty();
     let (mut lamp_rays, mut lamp_light, mut lamp_spans) = (Vec::new(), Vec::new(), Vec::with_capacity(jobs.len()));
     let mut weights = Vec::new();
     for job in jobs {
@@ -133,7 +134,9 @@ pub fn trace_probes(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[T
         }));
         spans.push(Some(start..dirs.len()));
         let lamp_start = lamp_rays.len();
-        sample_emitters(grid, job, &mut weights, &mut lamp_rays, &mut lamp_light);
+        if lamps_sampled {
+            sample_emitters(grid, job, &mut weights, &mut lamp_rays, &mut lamp_light);
+        }
         lamp_spans.push(lamp_start..lamp_rays.len());
     }
     let mut traces = Vec::with_capacity(rays.len());
@@ -160,13 +163,17 @@ pub fn trace_probes(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[T
             sun[i] = sun_unshadowed(grid, h.normal);
         }
     }
-    // A lamp sample counts where nothing solid lies between the probe and the point on the lamp.
-    let lamp_open: Vec<bool> = blocked[sun_shadows..].iter().map(|b| !matches!(b, Trace::Hit(_))).collect();
+    // A lamp sample counts where nothing solid lies between the probe and the point on the lamp; a blocked one
+    // brings no light.
+    for (light, b) in lamp_light.iter_mut().zip(&blocked[sun_shadows..]) {
+        if matches!(b, Trace::Hit(_)) {
+            light.1 = Vec3::ZERO;
+        }
+    }
     let mut outcomes: Vec<RayOutcome> = Vec::with_capacity(traces.len());
-    for (job, span) in jobs.iter().zip(&spans) {
-        let Some(span) = span else { continue };
-        // With emitters sampled directly, a ray that hits one does not count its emission again.
-        let emission = !samples_emitters(grid, job);
+    // With emitters sampled directly, a ray that hits one does not count its emission again.
+    let emission = !lamps_sampled;
+    for span in spans.iter().flatten() {
         for i in span.clone() {
             outcomes.push(match &traces[i] {
                 Trace::Hit(h) => {
@@ -186,10 +193,9 @@ pub fn trace_probes(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[T
             None => UpdateResult { inside_solid: true, rays: 0, ..Default::default() },
             Some(r) => {
                 let n = r.len();
-                let lamp: Vec<(Vec3, Vec3)> = lamps.filter(|k| lamp_open[*k]).map(|k| lamp_light[k]).collect();
                 let emitted = EmittedLight {
-                    samples: &lamp,
-                    drawn: if samples_emitters(grid, job) { EMITTER_SAMPLES } else { 0 },
+                    samples: &lamp_light[lamps],
+                    drawn: if lamps_sampled { EMITTER_SAMPLES } else { 0 },
                 };
                 let u = integrate(&dirs[r], &outcomes[at..at + n], job.ao_range, job.max_distance, &emitted);
                 at += n;
@@ -202,13 +208,9 @@ pub fn trace_probes(grid: &VoxelGrid, indirect: &dyn IrradianceSource, jobs: &[T
 /// Points drawn on emitters per probe update (next-event estimation), when the grid has emitters in range.
 pub const EMITTER_SAMPLES: u32 = 16;
 
-/// Whether a job samples emitters directly: the grid has emissive voxels (those within its range count).
-fn samples_emitters(grid: &VoxelGrid, _job: &TraceJob) -> bool {
-    !grid.emitters.is_empty()
-}
-
 /// Draws [`EMITTER_SAMPLES`] points on emitters for `job` (deterministic in its position and update index):
-/// their shadow rays go to `rays`, and `(direction, radiance / pdf)` to `light`, one entry per ray.
+/// their shadow rays go to `rays`, and `(direction, radiance / pdf)` to `light`, one entry per ray. Draws that
+/// find no face turned towards the probe push nothing (they count as zero light).
 fn sample_emitters(
     grid: &VoxelGrid,
     job: &TraceJob,
@@ -216,9 +218,6 @@ fn sample_emitters(
     rays: &mut Vec<RayQuery>,
     light: &mut Vec<(Vec3, Vec3)>,
 ) {
-    if !samples_emitters(grid, job) {
-        return;
-    }
     let e = &grid.emitters;
     let reach = job.max_distance + BRICK as f32 * grid.voxel_size;
     let total = e.weights(grid, job.position, reach, weights);

@@ -8,8 +8,8 @@
 //!
 //! [`Emitters::sample`] draws a point seen from `p`: a brick with probability proportional to its power over
 //! its squared distance, a voxel of it in proportion to its radiance, one of the voxel's open faces (on empty
-//! space) that turn towards `p` in proportion to its projected area, and a uniform point on that face. It returns the
-//! direction, the distance and the probability density per solid angle, so a caller estimates
+//! space) that turn towards `p` in proportion to its projected area, and a uniform point on that face. It
+//! returns the direction, the distance and the probability density per solid angle, so a caller estimates
 //! `integral of L_e(w) f(w) dw` as `L_e f(w) / pdf`. Deterministic: bricks are kept in index order.
 
 use glam::{IVec3, Vec3};
@@ -23,7 +23,7 @@ use crate::hash::Rng;
 pub struct EmitterVoxel {
     /// Voxel coordinate in the grid.
     pub voxel: IVec3,
-    /// Its emissive index ([`EmissiveTable`]).
+    /// Its emissive index ([`super::material::EmissiveTable`]).
     pub emissive: u8,
     /// Luminance of its emitted radiance when indexed (sampling weight).
     pub weight: f32,
@@ -116,7 +116,7 @@ impl Emitters {
         if total <= 0.0 {
             return None;
         }
-        let (bi, pb) = pick(weights, total, rng.next_f32())?;
+        let (bi, pb) = pick_by(weights, total, |w| *w, rng.next_f32())?;
         let e = &self.bricks[bi];
         let (vi, pv) = pick_by(&e.voxels, e.power, |v| v.weight, rng.next_f32())?;
         let v = e.voxels[vi];
@@ -166,11 +166,7 @@ impl Emitters {
     }
 }
 
-/// Index `i` with probability `weights[i] / total`, and that probability.
-fn pick(weights: &[f32], total: f32, u: f32) -> Option<(usize, f32)> {
-    pick_by(weights, total, |w| *w, u)
-}
-
+/// An index drawn with probability `weight(item) / total` by the uniform number `u`, and that probability.
 fn pick_by<T>(items: &[T], total: f32, weight: impl Fn(&T) -> f32, u: f32) -> Option<(usize, f32)> {
     if total <= 0.0 {
         return None;

@@ -16,8 +16,8 @@ pub const SHADOW_DISTANCE_M: f32 = 256.0;
 
 /// Irradiance already known at a point (the probe manager feeds its probes here).
 pub trait IrradianceSource: Send + Sync {
-    /// Irradiance arriving at `pos` on a surface facing `normal`, if known.
-    fn irradiance(&self, pos: Vec3, normal: Vec3) -> Option<Vec3>;
+    /// Irradiance arriving at `pos` on a surface facing `normal` in `grid`'s voxels, if known.
+    fn irradiance(&self, grid: &VoxelGrid, pos: Vec3, normal: Vec3) -> Option<Vec3>;
 }
 
 /// Knows nothing: single-bounce lighting (sun, sky, emission).
@@ -25,7 +25,7 @@ pub trait IrradianceSource: Send + Sync {
 pub struct NoIrradiance;
 
 impl IrradianceSource for NoIrradiance {
-    fn irradiance(&self, _pos: Vec3, _normal: Vec3) -> Option<Vec3> {
+    fn irradiance(&self, _grid: &VoxelGrid, _pos: Vec3, _normal: Vec3) -> Option<Vec3> {
         None
     }
 }
@@ -74,7 +74,7 @@ pub fn hit_radiance(
     let material = grid.material(hit.voxel).unwrap_or(PackedMaterial::EMPTY);
     let emitted = if emission { grid.emissive.get(material.emissive_index()) } else { Vec3::ZERO };
     let albedo = material.albedo() * (1.0 / PI);
-    let known = indirect.irradiance(point, hit.normal).unwrap_or(Vec3::ZERO);
+    let known = indirect.irradiance(grid, point, hit.normal).unwrap_or(Vec3::ZERO);
     (emitted + albedo * sun, albedo * known)
 }
 
