@@ -19,11 +19,13 @@
 //! - [`stream_run`]: the `lumon stream` runner (timeline in simulated time, JSON lines).
 
 pub mod bench;
+pub mod capture;
 pub mod geom;
 pub mod hash;
 pub mod pipeline;
 pub mod prefetch;
 pub mod probes;
+pub mod render;
 pub mod stream_run;
 pub mod streaming;
 pub mod voxel;

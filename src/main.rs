@@ -11,8 +11,10 @@ use clap::{Args, Parser, Subcommand};
 
 use lumon::bench::path::CameraPath;
 use lumon::bench::{run_cpu, AccuracyOptions, BenchOptions};
+use lumon::capture::CaptureOptions;
 use lumon::probes::manager::ProbeConfig;
 use lumon::probes::ReferenceSettings;
+use lumon::render::{Camera, DebugView, FrameSettings, GiMode, GpuContext};
 use lumon::stream_run::{run_stream, StreamOptions};
 use lumon::world::{load_world, resolve_world, sample_worlds, DEFAULT_WORLD};
 
@@ -32,6 +34,54 @@ enum Command {
     Stream(StreamArgs),
     /// Run the pipeline headless along a camera path and write a JSON timing report.
     Bench(BenchArgs),
+    /// Render one image headless (in lockstep, after the probes converge) and write it as PNG.
+    Capture(CaptureArgs),
+}
+
+#[derive(Args)]
+struct CaptureArgs {
+    /// A sample world's name or a path to a world file.
+    #[arg(long, default_value = DEFAULT_WORLD)]
+    world: String,
+    /// Camera at this bookmark (default: main).
+    #[arg(long, conflicts_with = "camera")]
+    bookmark: Option<String>,
+    /// Camera as X,Y,Z,YAW,PITCH (metres, degrees).
+    #[arg(long, value_delimiter = ',', num_args = 5, allow_hyphen_values = true)]
+    camera: Option<Vec<f32>>,
+    /// GI mode: off, probes, indirect, split.
+    #[arg(long, default_value = "probes")]
+    gi: String,
+    /// Debug view: lit, probes, levels, confidence, ao, state.
+    #[arg(long, default_value = "lit")]
+    view: String,
+    /// Most frames to wait for level 0 to converge (after the timeline reaches --time).
+    #[arg(long, default_value_t = 900)]
+    converge_frames: u32,
+    /// Timeline time of the image, seconds.
+    #[arg(long, default_value_t = 0.0)]
+    time: f32,
+    /// Image size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x720")]
+    size: String,
+    /// Exposure multiplier.
+    #[arg(long, default_value_t = 1.0)]
+    exposure: f32,
+    /// Tracer threads (default: cores - 1, at least 1).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Folder of the probe disk cache (default: the user's cache directory).
+    #[arg(long, conflicts_with = "no_disk_cache")]
+    cache_dir: Option<PathBuf>,
+    /// Run without the probe disk cache.
+    #[arg(long)]
+    no_disk_cache: bool,
+    /// Where to write the PNG.
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write the capture's JSON report here.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -120,7 +170,95 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Worlds) => list_worlds(),
         Some(Command::Stream(a)) => stream(a),
         Some(Command::Bench(a)) => bench(a),
+        Some(Command::Capture(a)) => capture(a),
     }
+}
+
+fn default_threads(arg: Option<usize>) -> Result<usize> {
+    let threads =
+        arg.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)));
+    if threads == 0 || threads > 256 {
+        anyhow::bail!("--threads must be between 1 and 256");
+    }
+    Ok(threads)
+}
+
+fn cache_dir(no_disk_cache: bool, dir: &Option<PathBuf>) -> Option<PathBuf> {
+    if no_disk_cache {
+        return None;
+    }
+    Some(
+        dir.clone()
+            .unwrap_or_else(|| dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("lumon").join("probes")),
+    )
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32)> {
+    let parse = || {
+        let (w, h) = s.split_once(['x', 'X'])?;
+        Some((w.trim().parse().ok()?, h.trim().parse().ok()?))
+    };
+    match parse() {
+        Some((w, h)) if w > 0 && h > 0 && w <= 16384 && h <= 16384 => Ok((w, h)),
+        _ => anyhow::bail!("--size {s:?}: expected WIDTHxHEIGHT with each within 1..=16384, such as 1280x720"),
+    }
+}
+
+fn capture(a: CaptureArgs) -> Result<()> {
+    let path = resolve_world(&a.world)?;
+    let world = Arc::new(load_world(&path)?);
+    let gi: GiMode = a.gi.parse()?;
+    let view: DebugView = a.view.parse()?;
+    let (width, height) = parse_size(&a.size)?;
+    if !a.exposure.is_finite() || a.exposure <= 0.0 {
+        anyhow::bail!("--exposure must be a finite number above 0");
+    }
+    let camera = match (&a.camera, &a.bookmark) {
+        (Some(c), _) => Camera::new(glam::Vec3::new(c[0], c[1], c[2]), c[3], c[4]),
+        (None, b) => {
+            let name = b.as_deref().unwrap_or("main");
+            let mark = world.bookmarks.get(name).copied().ok_or_else(|| {
+                let names: Vec<&str> = world.bookmarks.keys().map(String::as_str).collect();
+                anyhow::anyhow!("world {} has no bookmark {name:?} (it has: {})", world.name, names.join(", "))
+            })?;
+            Camera::new(mark.position, mark.yaw, mark.pitch)
+        }
+    };
+    lumon::capture::check_camera(&world, &camera)?;
+    let opts = CaptureOptions {
+        camera,
+        settings: FrameSettings { gi, view, exposure: a.exposure, ..FrameSettings::default() },
+        converge_frames: a.converge_frames,
+        time: a.time,
+        width,
+        height,
+        threads: default_threads(a.threads)?,
+        cache_dir: cache_dir(a.no_disk_cache, &a.cache_dir),
+        probes: ProbeConfig { base_spacing: world.probe_spacing, ..ProbeConfig::default() },
+    };
+    let ctx = GpuContext::headless()?;
+    let (img, report) = lumon::capture::capture(&ctx, world, &opts)?;
+    img.save(&a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    if let Some(r) = &a.report {
+        std::fs::write(r, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("writing {}", r.display()))?;
+    }
+    eprintln!(
+        "{}: {}x{} {} / {} on {} ({}): {} frames, L0 converged {:.0} %{}, {:.1} s; image in {}",
+        report.world,
+        width,
+        height,
+        gi,
+        view,
+        report.adapter.name,
+        report.adapter.backend,
+        report.frames,
+        report.converged_l0 * 100.0,
+        if report.converged { "" } else { " (frame limit reached first)" },
+        report.seconds,
+        a.out.display()
+    );
+    Ok(())
 }
 
 fn bench(a: BenchArgs) -> Result<()> {

@@ -260,6 +260,9 @@ pub struct ProbeUpload {
     pub level: u32,
     /// Storage slot in the level (ring-addressed).
     pub slot: u32,
+    /// The probe's global coordinate (the renderer tags the record with it, so a recycled slot never shows
+    /// the evicted probe).
+    pub coord: IVec3,
     /// The packed record.
     pub probe: GpuProbe,
 }
@@ -524,6 +527,11 @@ impl ProbeManager {
         hash_words(&words)
     }
 
+    /// Probe uploads queued and not yet handed out.
+    pub fn pending_uploads(&self) -> usize {
+        self.uploads.len()
+    }
+
     /// Moves the queued probe uploads that fit in the per-frame byte budget into `out` (cleared first; the
     /// caller keeps the buffer from frame to frame).
     pub fn take_uploads(&mut self, out: &mut Vec<ProbeUpload>) {
@@ -533,7 +541,12 @@ impl ProbeManager {
             let Some((l, s)) = self.uploads.pop_front() else { break };
             let level = &mut self.levels[l as usize];
             level.slots[s as usize].upload_queued = false;
-            out.push(ProbeUpload { level: l, slot: s, probe: level.gpu[s as usize] });
+            out.push(ProbeUpload {
+                level: l,
+                slot: s,
+                coord: level.slots[s as usize].coord,
+                probe: level.gpu[s as usize],
+            });
         }
     }
 
