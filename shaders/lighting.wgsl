@@ -116,7 +116,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
         if mode == GI_OFF {
             // A flat ambient term: the open sky's irradiance scaled, never below a dim grey (so a room lit
             // only by lamps still shows its shapes with GI off).
-            indirect = max(sky_irradiance(n) * frame.params.y, vec3<f32>(AMBIENT_FLOOR));
+            indirect = max(sky_irradiance(n) * frame.params.y, vec3<f32>(AMBIENT_FLOOR * (0.75 + 0.25 * n.y)));
         } else {
             light = probe_irradiance(p, n);
             indirect = light.irradiance;

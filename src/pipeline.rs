@@ -4,7 +4,10 @@
 //!
 //! [`Pipeline::step`] runs one frame for a camera at the current simulated time and advances the time by one
 //! frame. In lockstep (headless bench and tests) it then waits for the frame's traces and disk answers, so the
-//! next frame applies them and a run is a pure function of its inputs; the viewer will step without waiting.
+//! next frame applies them and a run is a pure function of its inputs. In live mode (the viewer) it never
+//! waits: finished traces are applied when they arrive, and the probes in flight are capped at what the pool
+//! finishes in [`LIVE_FRAMES_IN_FLIGHT`] frames (measured as a moving average), so no backlog builds up when
+//! tracing falls behind; probes over the cap stay queued, so no requested update is lost.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -26,6 +29,9 @@ use crate::world::World;
 
 /// Simulated frame rate.
 pub const FPS: f32 = 60.0;
+
+/// Live mode keeps at most this many frames' worth of finished traces in flight.
+pub const LIVE_FRAMES_IN_FLIGHT: f32 = 3.0;
 
 /// Frames between pulls of world deltas from the server.
 const PULL_EVERY_FRAMES: u64 = 15;
@@ -79,6 +85,9 @@ pub struct Pipeline {
     timeline_running: bool,
     uploads: Vec<ProbeUpload>,
     upload_bytes: u64,
+    global_budget: u32,
+    /// Moving average of trace results applied per frame (live mode's in-flight cap).
+    applied_per_frame: f32,
 }
 
 impl Pipeline {
@@ -113,6 +122,8 @@ impl Pipeline {
             timeline_running: true,
             uploads: Vec::new(),
             upload_bytes: 0,
+            global_budget: opts.probes.global_budget,
+            applied_per_frame: 0.0,
         })
     }
 
@@ -148,7 +159,13 @@ impl Pipeline {
         let edit = self.voxels.apply(&changes, &loaded);
         self.grid = self.voxels.snapshot();
         let t0 = Instant::now();
+        let cap = (!lockstep).then(|| {
+            let floor = (self.global_budget / 4).max(16) as f32;
+            (self.applied_per_frame * LIVE_FRAMES_IN_FLIGHT).max(floor) as usize
+        });
+        self.manager.set_in_flight_cap(cap);
         let probes = self.manager.step(camera, &self.grid, &edit.edited);
+        self.applied_per_frame = 0.9 * self.applied_per_frame + 0.1 * probes.applied as f32;
         self.manager.take_uploads(&mut self.uploads);
         let gi_ms = t0.elapsed().as_secs_f64() * 1000.0;
         self.upload_bytes += (self.uploads.len() * GPU_PROBE_BYTES) as u64;

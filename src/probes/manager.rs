@@ -341,6 +341,8 @@ pub struct ProbeManager {
     /// Content version each region was last written for, and how many of its probes were settled then.
     written: FxHashMap<RegionKey, (u64, usize)>,
     uploads: VecDeque<(u32, u32)>,
+    /// Most probes in flight (live mode); `None` in lockstep.
+    in_flight_cap: Option<usize>,
     irradiance: Arc<ClipmapIrradiance>,
     building: Option<(usize, LevelIrradiance)>,
     /// The level the next snapshot copy starts on.
@@ -397,6 +399,7 @@ impl ProbeManager {
             checkpoint_due: VecDeque::new(),
             written: FxHashMap::default(),
             uploads: VecDeque::with_capacity(levels_len_total),
+            in_flight_cap: None,
             irradiance,
             building: None,
             next_irradiance_level: 0,
@@ -525,6 +528,17 @@ impl ProbeManager {
             }
         }
         hash_words(&words)
+    }
+
+    /// Caps the probes in flight (`None`: no cap). The viewer's live mode sets it to what the pool finishes in
+    /// a few frames, so no backlog builds up when tracing falls behind; probes over the cap stay queued.
+    pub fn set_in_flight_cap(&mut self, cap: Option<usize>) {
+        self.in_flight_cap = cap;
+    }
+
+    /// Probes in flight, all levels.
+    pub fn in_flight(&self) -> usize {
+        self.levels.iter().map(|l| l.in_flight).sum()
     }
 
     /// Probe uploads queued and not yet handed out.
@@ -1145,7 +1159,11 @@ impl ProbeManager {
     /// proportion to its own budget), then the levels take what is left in order, finest first: a level whose
     /// queue never empties (probes still converging) cannot starve the coarser ones.
     fn schedule(&mut self, grid: &Arc<VoxelGrid>) -> usize {
-        let global = self.config.global_budget as usize;
+        let mut global = self.config.global_budget as usize;
+        if let Some(cap) = self.in_flight_cap {
+            let in_flight: usize = self.levels.iter().map(|l| l.in_flight).sum();
+            global = global.min(cap.saturating_sub(in_flight));
+        }
         let own: Vec<usize> = (0..self.levels.len()).map(|l| (self.config.base_budget >> l) as usize).collect();
         let total: usize = own.iter().sum::<usize>().max(1);
         let mut taken = vec![0usize; self.levels.len()];

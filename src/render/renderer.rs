@@ -420,7 +420,12 @@ impl Renderer {
             grid_origin: v4(grid.origin, grid.voxel_size),
             grid_dims: [grid.dims.x, grid.dims.y, grid.dims.z, n as i32],
             size: [self.width, self.height, settings.gi.code(), settings.view.code()],
-            params: [settings.exposure, settings.ambient, settings.split, self.blend_band],
+            params: [
+                settings.exposure * world_exposure(&grid.lights),
+                settings.ambient,
+                settings.split,
+                self.blend_band,
+            ],
             levels: gpu_levels,
         }
     }
@@ -529,6 +534,21 @@ impl Renderer {
     /// The voxel arrays' sizes (words) the mirror needs.
     pub fn brick_layout(&self) -> BrickLayout {
         self.mirror.layout()
+    }
+}
+
+/// The exposure that puts a sunlit white wall of a world at the same brightness, whatever its sun and sky:
+/// `1.8 / key`, where `key` is the radiance of a white surface facing the sun under the sun and the open sky,
+/// clamped to 0.25..4 (1 for worlds without sun or sky: their light comes from emitters, shown as they are).
+pub fn world_exposure(lights: &crate::world::Lights) -> f32 {
+    let mean = |v: Vec3| (v.x + v.y + v.z) / 3.0;
+    let sky = mean(lights.sky.zenith + lights.sky.horizon) * 0.5 * std::f32::consts::PI;
+    let sun = lights.sun.map_or(0.0, |s| mean(s.radiance));
+    let key = (sun + sky) / std::f32::consts::PI;
+    if key < 0.05 {
+        1.0
+    } else {
+        (1.8 / key).clamp(0.25, 4.0)
     }
 }
 

@@ -178,7 +178,7 @@ pub struct FrameSettings {
     pub gi: GiMode,
     /// Debug view.
     pub view: DebugView,
-    /// Exposure multiplier before the tonemapper.
+    /// Exposure multiplier before the tonemapper, on top of the world's own ([`super::renderer::world_exposure`]).
     pub exposure: f32,
     /// Scale of the flat ambient term (GI off), times the sky's unoccluded irradiance (never below a dim grey).
     pub ambient: f32,

@@ -46,7 +46,7 @@ impl Pass {
         }
     }
 
-    /// The full WGSL source of the pass.
+    /// The full WGSL source of the pass (the prelude, the libraries it needs, its own file).
     pub fn source(self) -> String {
         let mut s = prelude();
         if matches!(self, Pass::Gbuffer | Pass::Lighting) {
@@ -56,4 +56,12 @@ impl Pass {
         s.push_str(self.own());
         s
     }
+}
+
+/// The prelude and both libraries, without a pass (tests compile their own entry points against it).
+pub fn library_source() -> String {
+    let mut s = prelude();
+    s.push_str(VOXEL_MARCH);
+    s.push_str(PROBE_SAMPLE);
+    s
 }
