@@ -54,6 +54,25 @@ pub struct CaptureOptions {
     pub cache_dir: Option<PathBuf>,
     /// Probe settings.
     pub probes: ProbeConfig,
+    /// Frames to time after the image, alternating GI off and the requested mode (0: none).
+    pub timed_frames: u32,
+}
+
+/// Frame times of the finished frame, rendered again and waited for.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct FrameTiming {
+    /// Frames timed per mode.
+    pub frames: u32,
+    /// GPU frame time (submit to done) with the requested GI mode, milliseconds: median and 95th percentile.
+    pub mode_ms_p50: f64,
+    /// See `mode_ms_p50`.
+    pub mode_ms_p95: f64,
+    /// The same with GI off (flat ambient), milliseconds.
+    pub off_ms_p50: f64,
+    /// See `off_ms_p50`.
+    pub off_ms_p95: f64,
+    /// `mode_ms_p50 / off_ms_p50`: what the probe lighting costs on top of the rest of the frame.
+    pub ratio_p50: f64,
 }
 
 /// What a capture did.
@@ -79,6 +98,18 @@ pub struct CaptureReport {
     pub converged: bool,
     /// Wall seconds of the whole capture.
     pub seconds: f64,
+    /// Frame times, when asked for.
+    pub timing: Option<FrameTiming>,
+    /// The renderer's last upload and its GPU storage.
+    pub render: crate::render::RenderStats,
+}
+
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
 /// Checks that a camera lies inside the world and has finite numbers.
@@ -141,6 +172,29 @@ pub fn capture(
         }
     }
     let img = renderer.read_image(ctx)?;
+    let timing = (opts.timed_frames > 0)
+        .then(|| -> Result<FrameTiming, CaptureError> {
+            let topo = pipeline.manager().topologies();
+            let off = FrameSettings { gi: crate::render::GiMode::Off, ..opts.settings };
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for _ in 0..opts.timed_frames {
+                renderer.prepare(ctx, pipeline.grid(), &topo, &[], &cam, &off)?;
+                b.push(renderer.render_and_wait(ctx)?);
+                renderer.prepare(ctx, pipeline.grid(), &topo, &[], &cam, &opts.settings)?;
+                a.push(renderer.render_and_wait(ctx)?);
+            }
+            let (m50, m95) = (percentile(&mut a, 0.5), percentile(&mut a, 0.95));
+            let (o50, o95) = (percentile(&mut b, 0.5), percentile(&mut b, 0.95));
+            Ok(FrameTiming {
+                frames: opts.timed_frames,
+                mode_ms_p50: m50,
+                mode_ms_p95: m95,
+                off_ms_p50: o50,
+                off_ms_p95: o95,
+                ratio_p50: m50 / o50.max(1e-9),
+            })
+        })
+        .transpose()?;
     let report = CaptureReport {
         world: world.name.clone(),
         adapter: ctx.summary.clone(),
@@ -152,6 +206,8 @@ pub fn capture(
         converged_l0: pipeline.manager().converged_fraction(0),
         converged,
         seconds: start.elapsed().as_secs_f64(),
+        timing,
+        render: renderer.stats(),
     };
     Ok((img, report))
 }

@@ -47,8 +47,8 @@ struct CaptureArgs {
     #[arg(long, conflicts_with = "camera")]
     bookmark: Option<String>,
     /// Camera as X,Y,Z,YAW,PITCH (metres, degrees).
-    #[arg(long, value_delimiter = ',', num_args = 5, allow_hyphen_values = true)]
-    camera: Option<Vec<f32>>,
+    #[arg(long, allow_hyphen_values = true)]
+    camera: Option<String>,
     /// GI mode: off, probes, indirect, split.
     #[arg(long, default_value = "probes")]
     gi: String,
@@ -64,8 +64,8 @@ struct CaptureArgs {
     /// Image size, WIDTHxHEIGHT.
     #[arg(long, default_value = "1280x720")]
     size: String,
-    /// Exposure multiplier.
-    #[arg(long, default_value_t = 1.0)]
+    /// Exposure multiplier, on top of the world's own.
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     exposure: f32,
     /// Tracer threads (default: cores - 1, at least 1).
     #[arg(long)]
@@ -82,6 +82,10 @@ struct CaptureArgs {
     /// Also write the capture's JSON report here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// After the image, time this many frames per mode (GI off and --gi, alternating); reported on stderr
+    /// and in --report.
+    #[arg(long, default_value_t = 0)]
+    time_frames: u32,
 }
 
 #[derive(Args)]
@@ -214,7 +218,17 @@ fn capture(a: CaptureArgs) -> Result<()> {
         anyhow::bail!("--exposure must be a finite number above 0");
     }
     let camera = match (&a.camera, &a.bookmark) {
-        (Some(c), _) => Camera::new(glam::Vec3::new(c[0], c[1], c[2]), c[3], c[4]),
+        (Some(c), _) => {
+            let v: Vec<f32> = c
+                .split(',')
+                .map(|x| x.trim().parse::<f32>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("--camera {c:?}: {e}; expected X,Y,Z,YAW,PITCH (metres, degrees)"))?;
+            let [x, y, z, yaw, pitch] = v[..] else {
+                anyhow::bail!("--camera {c:?}: expected 5 numbers X,Y,Z,YAW,PITCH, got {}", v.len());
+            };
+            Camera::new(glam::Vec3::new(x, y, z), yaw, pitch)
+        }
         (None, b) => {
             let name = b.as_deref().unwrap_or("main");
             let mark = world.bookmarks.get(name).copied().ok_or_else(|| {
@@ -235,6 +249,7 @@ fn capture(a: CaptureArgs) -> Result<()> {
         threads: default_threads(a.threads)?,
         cache_dir: cache_dir(a.no_disk_cache, &a.cache_dir),
         probes: ProbeConfig { base_spacing: world.probe_spacing, ..ProbeConfig::default() },
+        timed_frames: a.time_frames.min(10_000),
     };
     let ctx = GpuContext::headless()?;
     let (img, report) = lumon::capture::capture(&ctx, world, &opts)?;
@@ -258,6 +273,12 @@ fn capture(a: CaptureArgs) -> Result<()> {
         report.seconds,
         a.out.display()
     );
+    if let Some(t) = report.timing {
+        eprintln!(
+            "frame time over {} frames: {gi} p50 {:.2} ms p95 {:.2} ms; GI off p50 {:.2} ms p95 {:.2} ms; ratio {:.2}",
+            t.frames, t.mode_ms_p50, t.mode_ms_p95, t.off_ms_p50, t.off_ms_p95, t.ratio_p50
+        );
+    }
     Ok(())
 }
 

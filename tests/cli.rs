@@ -284,3 +284,23 @@ fn bench_rejects_bad_input_clearly() {
     fails(&["bench", "--no-gpu", "--world", "cornell", "--bookmark", "nowhere", "--out", o], &["no bookmark", "main"]);
     fails(&["bench", "--no-gpu", "--world", "cornell", "--reference-rays", "0", "--out", o], &["--reference-rays"]);
 }
+
+#[test]
+fn capture_refuses_bad_arguments_with_a_clear_message() {
+    let out = ["--out", "/nonexistent-dir/never-written.png"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut v = vec!["capture", "--world", "cornell", "--no-disk-cache"];
+        v.extend_from_slice(extra);
+        v.extend_from_slice(&out);
+        v
+    };
+    fails(&with(&["--gi", "bright"]), &["unknown GI mode", "bright", "probes"]);
+    fails(&with(&["--view", "xray"]), &["unknown view", "xray", "confidence"]);
+    fails(&with(&["--bookmark", "nowhere"]), &["no bookmark", "nowhere", "main"]);
+    fails(&with(&["--size", "0x10"]), &["--size", "WIDTHxHEIGHT"]);
+    fails(&with(&["--size", "wide"]), &["--size"]);
+    fails(&with(&["--camera", "1000,2,3,0,0"]), &["outside the world"]);
+    fails(&with(&["--camera", "NaN,2,3,0,0"]), &["non-finite"]);
+    fails(&with(&["--exposure", "-1"]), &["--exposure"]);
+    fails(&["capture", "--world", "atlantis", "--out", "x.png"], &["atlantis"]);
+}

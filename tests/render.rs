@@ -94,6 +94,7 @@ fn capture_opts(w: &World, bookmark: &str, gi: GiMode, view: DebugView) -> Captu
         threads: 1,
         cache_dir: None,
         probes: small_probes(w),
+        timed_frames: 0,
     }
 }
 
@@ -342,4 +343,45 @@ fn run_compute(ctx: &GpuContext, src: &str, inputs: &[u8], n: usize) -> Vec<[f32
     ctx.wait().expect("poll");
     let data = read.slice(..).get_mapped_range().expect("mapped").to_vec();
     bytemuck::cast_slice(&data).to_vec()
+}
+
+/// `village-night`: the road lamp switched on through the stream (at t = 2 s) brightens the road in view within
+/// 60 frames.
+#[test]
+fn a_lamp_switched_on_through_the_stream_brightens_the_road_within_60_frames() {
+    let Some(ctx) = context() else { return };
+    let w = world("village-night");
+    let probes = small_probes(&w);
+    let opts = PipelineOptions { threads: 1, cache_dir: None, disk_cap_bytes: 0, probes: probes.clone() };
+    let mut p = Pipeline::new(w.clone(), &opts).expect("pipeline");
+    // Looking along the road at lamp-road-1 (x 2.5, z 34), down at the road before it.
+    let cam = Camera::new(Vec3::new(2.5, 2.0, 29.0), 180.0, -25.0);
+    let settings = FrameSettings::default();
+    let mut r = Renderer::new(&ctx, 64, 48, &probes).expect("renderer");
+    let mut step = |p: &mut Pipeline, r: &mut Renderer| {
+        p.step(cam.position, true).expect("step");
+        let topo = p.manager().topologies();
+        r.prepare(&ctx, p.grid(), &topo, p.uploads(), &cam, &settings).expect("prepare");
+    };
+    while p.time() < 2.0 - 0.5 / lumon::pipeline::FPS {
+        step(&mut p, &mut r);
+    }
+    let road = |img: &RgbaImage| luminance(mean_rgb(img, 0, 64, 24, 48));
+    let before = road(&r.read_image(&ctx).expect("image"));
+    for _ in 0..60 {
+        step(&mut p, &mut r);
+    }
+    let after = road(&r.read_image(&ctx).expect("image"));
+    eprintln!("road luminance {before} -> {after}");
+    assert!(after > 1.5 * before.max(1e-4), "the lamp brightens the road within 60 frames: {before} -> {after}");
+}
+
+#[test]
+fn sizes_beyond_the_adapter_are_refused_with_a_reason() {
+    let Some(ctx) = context() else { return };
+    let probes = ProbeConfig::default();
+    for (w, h) in [(0, 10), (10, 0), (100_000, 100_000)] {
+        let e = Renderer::new(&ctx, w, h, &probes).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains(&format!("{w}x{h}")), "{w}x{h}: {e}");
+    }
 }
