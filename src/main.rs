@@ -178,6 +178,9 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Most frames any command runs (about 4.6 hours at 60 Hz).
+const MAX_FRAMES: u32 = 1_000_000;
+
 fn default_threads(arg: Option<usize>) -> Result<usize> {
     let threads =
         arg.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)));
@@ -211,6 +214,12 @@ fn parse_size(s: &str) -> Result<(u32, u32)> {
 fn capture(a: CaptureArgs) -> Result<()> {
     let path = resolve_world(&a.world)?;
     let world = Arc::new(load_world(&path)?);
+    if a.converge_frames > MAX_FRAMES || a.time_frames > MAX_FRAMES {
+        anyhow::bail!("--converge-frames and --time-frames must be at most {MAX_FRAMES}");
+    }
+    if !a.time.is_finite() || a.time < 0.0 || f64::from(a.time) > lumon::streaming::clock::MAX_SIM_SECONDS {
+        anyhow::bail!("--time {} must be within 0..={} seconds", a.time, lumon::streaming::clock::MAX_SIM_SECONDS);
+    }
     let gi: GiMode = a.gi.parse()?;
     let view: DebugView = a.view.parse()?;
     let (width, height) = parse_size(&a.size)?;
@@ -249,7 +258,7 @@ fn capture(a: CaptureArgs) -> Result<()> {
         threads: default_threads(a.threads)?,
         cache_dir: cache_dir(a.no_disk_cache, &a.cache_dir),
         probes: ProbeConfig { base_spacing: world.probe_spacing, ..ProbeConfig::default() },
-        timed_frames: a.time_frames.min(10_000),
+        timed_frames: a.time_frames,
     };
     let ctx = GpuContext::headless()?;
     let (img, report) = lumon::capture::capture(&ctx, world, &opts)?;
@@ -285,6 +294,9 @@ fn capture(a: CaptureArgs) -> Result<()> {
 fn bench(a: BenchArgs) -> Result<()> {
     if !a.no_gpu {
         anyhow::bail!("the GPU bench needs the renderer, which is not built yet: run `lumon bench --no-gpu ...`");
+    }
+    if a.frames == 0 || a.frames > MAX_FRAMES || a.settle_frames > MAX_FRAMES {
+        anyhow::bail!("--frames must be within 1..={MAX_FRAMES} and --settle-frames within 0..={MAX_FRAMES}");
     }
     let path = resolve_world(&a.world)?;
     let world = Arc::new(load_world(&path)?);

@@ -75,6 +75,14 @@ pub fn run_stream(world: &World, opts: &StreamOptions, out: &mut dyn Write) -> R
     if !(opts.until.is_finite() && opts.until >= 0.0) {
         return Err(StreamRunError::Options(format!("--until {} must be a finite number of seconds >= 0", opts.until)));
     }
+    if opts.until > crate::streaming::clock::MAX_SIM_SECONDS || opts.step > crate::streaming::clock::MAX_SIM_SECONDS {
+        return Err(StreamRunError::Options(format!(
+            "--until {} and --step {} must be at most {} seconds (about 31 years of simulated time)",
+            opts.until,
+            opts.step,
+            crate::streaming::clock::MAX_SIM_SECONDS
+        )));
+    }
     if opts.until / opts.step > 1.0e6 {
         return Err(StreamRunError::Options("more than 1,000,000 steps".into()));
     }

@@ -304,3 +304,21 @@ fn capture_refuses_bad_arguments_with_a_clear_message() {
     fails(&with(&["--exposure", "-1"]), &["--exposure"]);
     fails(&["capture", "--world", "atlantis", "--out", "x.png"], &["atlantis"]);
 }
+
+#[test]
+fn stream_refuses_times_past_its_range_instead_of_panicking() {
+    fails(
+        &["stream", "--world", "cornell", "--until", "300000000000", "--step", "300000000000"],
+        &["--until", "at most"],
+    );
+}
+
+#[test]
+fn frame_counts_have_an_upper_bound() {
+    fails(
+        &["bench", "--no-gpu", "--world", "cornell", "--frames", "4000000000", "--out", "x.json"],
+        &["--frames", "1000000"],
+    );
+    fails(&["capture", "--world", "cornell", "--converge-frames", "4000000", "--out", "x.png"], &["--converge-frames"]);
+    fails(&["capture", "--world", "cornell", "--time", "1e12", "--out", "x.png"], &["--time"]);
+}

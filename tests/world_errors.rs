@@ -200,3 +200,23 @@ fn oversized_and_out_of_range_vox_models_are_rejected() {
     let e = load_world(&vox_world(&dir, "palette.vox")).unwrap_err().to_string();
     assert!(e.contains("palette index 201"), "{e}");
 }
+
+#[test]
+fn numbers_beyond_the_format_limits_are_load_errors() {
+    let mut v = base();
+    v["voxelSize"] = json!(1e-9);
+    expect_err(&v, &["voxelSize", "0.01..=16"]);
+    let mut v = base();
+    v["voxelSize"] = json!(0.01);
+    v["bounds"] = json!({"min": [-1000, -1000], "max": [1000, 1000]});
+    expect_err(&v, &["voxelSize", "16384"]);
+    let mut v = base();
+    v["placements"][1]["scale"] = json!(1e9);
+    expect_err(&v, &["placements[1].scale", "1000"]);
+    let mut v = base();
+    v["timeline"] = json!([{"op": "churn", "start": 0, "end": 10, "interval": 1, "editsPerTick": 10_000_000_000u64, "maxMove": 1, "seed": 1}]);
+    expect_err(&v, &["editsPerTick", "10000"]);
+    let mut v = base();
+    v["timeline"] = json!([{"op": "churn", "start": 0, "end": 10000, "interval": 0.1, "editsPerTick": 10000, "maxMove": 1, "seed": 1}]);
+    expect_err(&v, &["10000000 edits"]);
+}

@@ -18,6 +18,10 @@ pub struct SimClock {
     offset_ms: Arc<AtomicU64>,
 }
 
+/// Longest simulated time, seconds (about 31.7 years): `createdAt` stays a four-digit year, which RFC 3339
+/// requires (past year 9999 formatting is impossible). `lumon stream --until` refuses more; the clock clamps.
+pub const MAX_SIM_SECONDS: f64 = 1.0e9;
+
 /// The simulated start of every world: 2000-01-01T00:00:00Z.
 pub const SIM_START_UNIX_S: u64 = 946_684_800;
 
@@ -27,9 +31,10 @@ impl SimClock {
         SimClock { start_unix_s: SIM_START_UNIX_S, offset_ms: Arc::new(AtomicU64::new(0)) }
     }
 
-    /// Sets the simulated time, seconds since the start (negative or non-finite values clamp to 0).
+    /// Sets the simulated time, seconds since the start (negative or non-finite values clamp to 0, values
+    /// beyond [`MAX_SIM_SECONDS`] to it).
     pub fn set_seconds(&self, t: f64) {
-        let ms = if t.is_finite() && t > 0.0 { (t * 1000.0).round() as u64 } else { 0 };
+        let ms = if t.is_finite() && t > 0.0 { (t.min(MAX_SIM_SECONDS) * 1000.0).round() as u64 } else { 0 };
         self.offset_ms.store(ms, Ordering::Relaxed);
     }
 }
@@ -62,6 +67,13 @@ impl Clock for SystemClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn far_future_times_clamp_instead_of_panicking() {
+        let c = SimClock::new();
+        c.set_seconds(3.0e11);
+        assert_eq!(c.now_rfc3339(), "2031-09-09T01:46:40.000Z");
+    }
 
     #[test]
     fn sim_clock_is_deterministic() {

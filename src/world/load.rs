@@ -7,6 +7,21 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Smallest voxel edge (world and `.vox` assets), metres.
+pub const MIN_VOXEL_SIZE: f32 = 0.01;
+/// Largest voxel edge, metres.
+pub const MAX_VOXEL_SIZE: f32 = 16.0;
+/// Most voxels across the world's bounds on either axis.
+pub const MAX_VOXELS_ACROSS: u32 = 16_384;
+/// Smallest placement scale on any axis.
+pub const MIN_SCALE: f32 = 0.001;
+/// Largest placement scale on any axis.
+pub const MAX_SCALE: f32 = 1000.0;
+/// Most edits one churn tick may make.
+pub const MAX_CHURN_EDITS_PER_TICK: usize = 10_000;
+/// Most edits one churn may make over its whole span.
+pub const MAX_CHURN_EDITS: usize = 10_000_000;
+
 use glam::{Vec2, Vec3};
 use rustc_hash::FxHashSet;
 
@@ -90,6 +105,14 @@ impl Checker {
         }
     }
 
+    fn within(&self, place: &str, v: f32, lo: f32, hi: f32) -> R<f32> {
+        if v.is_finite() && (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.err(place, format!("{v} must be within {lo}..={hi}")))
+        }
+    }
+
     fn colour(&self, place: &str, v: Vec3, max: f32) -> R<Vec3> {
         if v.is_finite() && v.min_element() >= 0.0 && v.max_element() <= max {
             Ok(v)
@@ -107,9 +130,16 @@ impl Checker {
             return Err(self.err("name", "the name is empty"));
         }
         let region_size = self.positive("regionSize", spec.region_size)?;
-        let voxel_size = self.positive("voxelSize", spec.voxel_size)?;
-        let probe_spacing = self.positive("probeSpacing", spec.probe_spacing.unwrap_or(1.0))?;
+        let voxel_size = self.within("voxelSize", spec.voxel_size, MIN_VOXEL_SIZE, MAX_VOXEL_SIZE)?;
+        let probe_spacing = self.within("probeSpacing", spec.probe_spacing.unwrap_or(1.0), 0.05, 64.0)?;
         let bounds = self.bounds("bounds", &spec.bounds)?;
+        let across = ((bounds.1 - bounds.0) / voxel_size).max_element();
+        if across > MAX_VOXELS_ACROSS as f32 {
+            return Err(self.err(
+                "voxelSize",
+                format!("{across} voxels across the bounds is more than {MAX_VOXELS_ACROSS}; use larger voxels"),
+            ));
+        }
         if region_size < voxel_size {
             return Err(self.err("regionSize", "a region must be at least one voxel wide"));
         }
@@ -278,7 +308,7 @@ impl Checker {
             }
             (Some(vox), None) => {
                 let voxel_size = match a.voxel_size {
-                    Some(v) => self.positive(&format!("{place}.voxelSize"), v)?,
+                    Some(v) => self.within(&format!("{place}.voxelSize"), v, MIN_VOXEL_SIZE, MAX_VOXEL_SIZE)?,
                     None => world_voxel,
                 };
                 let mut emissive = Vec::new();
@@ -381,6 +411,12 @@ impl Checker {
         };
         if let Some(reason) = transform.invalid_reason() {
             return Err(self.err(format!("{place}.scale"), reason));
+        }
+        if transform.scale.max_element() > MAX_SCALE || transform.scale.min_element() < MIN_SCALE {
+            return Err(self.err(
+                format!("{place}.scale"),
+                format!("{} must be within {MIN_SCALE}..={MAX_SCALE} on every axis", transform.scale),
+            ));
         }
         let tint = self.colour(&format!("{place}.tint"), p.tint.unwrap_or(Vec3::ONE), 16.0)?;
         let emission = p.emission.unwrap_or(1.0);
@@ -519,6 +555,19 @@ impl Checker {
                     }
                     if (end - start) / interval > 100_000.0 {
                         return Err(self.err(place, "more than 100,000 ticks"));
+                    }
+                    if *edits_per_tick > MAX_CHURN_EDITS_PER_TICK {
+                        return Err(self.err(
+                            format!("{place}.editsPerTick"),
+                            format!("{edits_per_tick} is more than {MAX_CHURN_EDITS_PER_TICK}"),
+                        ));
+                    }
+                    let ticks = ((end - start) / interval).max(0.0) + 1.0;
+                    if ticks * *edits_per_tick as f64 > MAX_CHURN_EDITS as f64 {
+                        return Err(self.err(
+                            place,
+                            format!("ticks times editsPerTick is more than {MAX_CHURN_EDITS} edits in all"),
+                        ));
                     }
                     if !max_move.is_finite() || *max_move < 0.0 {
                         return Err(self.err(format!("{place}.maxMove"), "must be finite and >= 0"));

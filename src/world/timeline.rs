@@ -112,7 +112,7 @@ fn churn_tick(
     });
     let mut rng = Rng::new(hash_words(&[world_seed, c.seed, tick, 0xC4u64]));
     let mut touched: FxHashSet<PlacementId> = FxHashSet::default();
-    let mut edits = Vec::with_capacity(c.edits_per_tick);
+    let mut edits = Vec::with_capacity(c.edits_per_tick.min(candidates.len() + state.removed.len()));
     for _ in 0..c.edits_per_tick {
         let roll = rng.below(100);
         if roll < 10 && !state.removed.is_empty() {
