@@ -358,7 +358,7 @@ fn a_lamp_switched_on_through_the_stream_brightens_the_road_within_60_frames() {
     let cam = Camera::new(Vec3::new(2.5, 2.0, 29.0), 180.0, -25.0);
     let settings = FrameSettings::default();
     let mut r = Renderer::new(&ctx, 64, 48, &probes).expect("renderer");
-    let mut step = |p: &mut Pipeline, r: &mut Renderer| {
+    let step = |p: &mut Pipeline, r: &mut Renderer| {
         p.step(cam.position, true).expect("step");
         let topo = p.manager().topologies();
         r.prepare(&ctx, p.grid(), &topo, p.uploads(), &cam, &settings).expect("prepare");
