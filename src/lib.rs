@@ -18,6 +18,7 @@
 //! - [`bench`]: headless runs of the CPU pipeline along camera paths (`lumon bench --no-gpu`).
 //! - [`stream_run`]: the `lumon stream` runner (timeline in simulated time, JSON lines).
 
+pub mod app;
 pub mod bench;
 pub mod capture;
 pub mod geom;

@@ -28,6 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Open the viewer window (the default command).
+    View(ViewArgs),
     /// List the sample worlds with their purpose.
     Worlds,
     /// Run a world's timeline on the streaming server in simulated time; write JSON lines to stdout.
@@ -36,6 +38,57 @@ enum Command {
     Bench(BenchArgs),
     /// Render one image headless (in lockstep, after the probes converge) and write it as PNG.
     Capture(CaptureArgs),
+}
+
+#[derive(Args)]
+struct ViewArgs {
+    /// A sample world's name or a path to a world file.
+    #[arg(long, default_value = DEFAULT_WORLD)]
+    world: String,
+    /// GI mode at the start: off, probes, indirect, split (G cycles).
+    #[arg(long, default_value = "probes")]
+    gi: String,
+    /// Debug view at the start: lit, probes, levels, confidence, ao, state (V cycles).
+    #[arg(long, default_value = "lit")]
+    view: String,
+    /// Start at this bookmark (default: main).
+    #[arg(long)]
+    bookmark: Option<String>,
+    /// Tracer threads (default: cores - 1, at least 1).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Folder of the probe disk cache (default: the user's cache directory).
+    #[arg(long, conflicts_with = "no_disk_cache")]
+    cache_dir: Option<PathBuf>,
+    /// Run without the probe disk cache.
+    #[arg(long)]
+    no_disk_cache: bool,
+    /// Wait for vertical sync: on or off.
+    #[arg(long, default_value = "on")]
+    vsync: String,
+    /// Quit after this many frames.
+    #[arg(long)]
+    exit_after_frames: Option<u64>,
+    /// Where screenshots go (F12, and at --exit-after-frames); default lumon-<frame>.png.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+}
+
+impl Default for ViewArgs {
+    fn default() -> Self {
+        ViewArgs {
+            world: DEFAULT_WORLD.into(),
+            gi: "probes".into(),
+            view: "lit".into(),
+            bookmark: None,
+            threads: None,
+            cache_dir: None,
+            no_disk_cache: false,
+            vsync: "on".into(),
+            exit_after_frames: None,
+            screenshot: None,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -164,13 +217,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => {
-            eprintln!(
-                "lumon: the viewer is not built yet; `lumon worlds` lists the sample worlds and `lumon stream` \
-                 streams one (see README.md)."
-            );
-            list_worlds()
-        }
+        None => view(ViewArgs::default()),
+        Some(Command::View(a)) => view(a),
         Some(Command::Worlds) => list_worlds(),
         Some(Command::Stream(a)) => stream(a),
         Some(Command::Bench(a)) => bench(a),
@@ -209,6 +257,45 @@ fn parse_size(s: &str) -> Result<(u32, u32)> {
         Some((w, h)) if w > 0 && h > 0 && w <= 16384 && h <= 16384 => Ok((w, h)),
         _ => anyhow::bail!("--size {s:?}: expected WIDTHxHEIGHT with each within 1..=16384, such as 1280x720"),
     }
+}
+
+fn bookmark_camera(world: &lumon::world::World, name: Option<&str>) -> Result<Camera> {
+    let name = name.unwrap_or("main");
+    let mark = world.bookmarks.get(name).copied().ok_or_else(|| {
+        let names: Vec<&str> = world.bookmarks.keys().map(String::as_str).collect();
+        anyhow::anyhow!("world {} has no bookmark {name:?} (it has: {})", world.name, names.join(", "))
+    })?;
+    Ok(Camera::new(mark.position, mark.yaw, mark.pitch))
+}
+
+fn view(a: ViewArgs) -> Result<()> {
+    let path = resolve_world(&a.world)?;
+    let world = Arc::new(load_world(&path)?);
+    let gi: GiMode = a.gi.parse()?;
+    let view: DebugView = a.view.parse()?;
+    let vsync = match a.vsync.as_str() {
+        "on" => true,
+        "off" => false,
+        v => anyhow::bail!("--vsync {v:?}: expected on or off"),
+    };
+    let camera = bookmark_camera(&world, a.bookmark.as_deref())?;
+    let probes = ProbeConfig { base_spacing: world.probe_spacing, ..ProbeConfig::default() };
+    let opts = lumon::app::ViewerOptions {
+        world,
+        camera,
+        settings: FrameSettings { gi, view, ..FrameSettings::default() },
+        pipeline: lumon::pipeline::PipelineOptions {
+            threads: default_threads(a.threads)?,
+            cache_dir: cache_dir(a.no_disk_cache, &a.cache_dir),
+            disk_cap_bytes: 2 << 30,
+            probes,
+        },
+        vsync,
+        exit_after_frames: a.exit_after_frames,
+        screenshot: a.screenshot,
+    };
+    lumon::app::run(opts)?;
+    Ok(())
 }
 
 fn capture(a: CaptureArgs) -> Result<()> {
@@ -293,7 +380,7 @@ fn capture(a: CaptureArgs) -> Result<()> {
 
 fn bench(a: BenchArgs) -> Result<()> {
     if !a.no_gpu {
-        anyhow::bail!("the GPU bench needs the renderer, which is not built yet: run `lumon bench --no-gpu ...`");
+        anyhow::bail!("the GPU bench is not built yet (it comes with the viewer's timing panels): run `lumon bench --no-gpu ...` for CPU timings and `lumon capture --time-frames N` for GPU frame times");
     }
     if a.frames == 0 || a.frames > MAX_FRAMES || a.settle_frames > MAX_FRAMES {
         anyhow::bail!("--frames must be within 1..={MAX_FRAMES} and --settle-frames within 0..={MAX_FRAMES}");

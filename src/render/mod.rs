@@ -6,6 +6,8 @@
 //! - [`context`]: the wgpu adapter, device and queue (a real GPU first, lavapipe otherwise).
 //! - [`renderer`]: buffers, pipelines, and a frame as `prepare` (uploads) then `record` (passes).
 //! - [`settings`]: camera, GI mode, debug view.
+//! - [`blit`]: the image onto a window's surface.
+pub mod blit;
 pub mod brick_sync;
 pub mod context;
 pub mod gpu_data;

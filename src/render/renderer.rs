@@ -281,6 +281,18 @@ impl Renderer {
         })
     }
 
+    /// Resizes the image (the screen buffers only; bricks and probes stay).
+    pub fn resize(&mut self, ctx: &GpuContext, width: u32, height: u32) -> Result<(), RenderError> {
+        check_size(ctx, width, height)?;
+        let pixels = u64::from(width) * u64::from(height);
+        self.gbuffer = buffer(&ctx.device, "gbuffer", pixels * 16, STORAGE);
+        self.hdr = buffer(&ctx.device, "hdr", pixels * 16, STORAGE);
+        self.ldr = buffer(&ctx.device, "ldr", pixels * 4, STORAGE);
+        self.width = width;
+        self.height = height;
+        Ok(())
+    }
+
     /// Image size.
     pub fn size(&self) -> (u32, u32) {
         (self.width, self.height)

@@ -19,11 +19,14 @@ pub enum Pass {
     Scatter,
     /// Probe record uploads.
     ProbeScatter,
+    /// The image onto a window (a render pass: `vs` and `fs`).
+    Blit,
 }
 
 impl Pass {
     /// Every pass.
-    pub const ALL: [Pass; 5] = [Pass::Gbuffer, Pass::Lighting, Pass::Tonemap, Pass::Scatter, Pass::ProbeScatter];
+    pub const ALL: [Pass; 6] =
+        [Pass::Gbuffer, Pass::Lighting, Pass::Tonemap, Pass::Scatter, Pass::ProbeScatter, Pass::Blit];
 
     /// The pass's name (its WGSL file's stem).
     pub fn name(self) -> &'static str {
@@ -33,6 +36,7 @@ impl Pass {
             Pass::Tonemap => "tonemap",
             Pass::Scatter => "scatter",
             Pass::ProbeScatter => "probe_scatter",
+            Pass::Blit => "blit",
         }
     }
 
@@ -43,6 +47,7 @@ impl Pass {
             Pass::Tonemap => include_str!("../../shaders/tonemap.wgsl"),
             Pass::Scatter => include_str!("../../shaders/scatter.wgsl"),
             Pass::ProbeScatter => include_str!("../../shaders/probe_scatter.wgsl"),
+            Pass::Blit => include_str!("../../shaders/blit.wgsl"),
         }
     }
 
