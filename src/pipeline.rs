@@ -206,6 +206,11 @@ impl Pipeline {
         self.upload_bytes
     }
 
+    /// The regions the streaming client holds.
+    pub fn regions(&self) -> &BTreeSet<RegionId> {
+        self.client.regions()
+    }
+
     /// The streaming client's counters.
     pub fn stream_stats(&self) -> &ClientStats {
         self.client.stats()

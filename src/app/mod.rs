@@ -1,12 +1,13 @@
 //! The viewer: a winit window showing the world through the renderer, with the frame loop in live mode (it never
 //! waits for tracer workers, the disk or the stream), a fly camera ([`fly`]) and keys for GI modes, debug views,
-//! bookmarks and screenshots.
+//! bookmarks and screenshots, and egui panels ([`ui`]) with probe, streaming and timing statistics and controls.
 //!
 //! Keys: W/A/S/D move, Q/E down and up, shift boosts, the right mouse button held turns, the wheel changes the
 //! speed; G cycles GI modes, V debug views; 1-9 jump to the world's bookmarks (in name order); space pauses or
-//! resumes the timeline; F12 saves a screenshot; Esc quits.
+//! resumes the timeline; Tab hides or shows the panels; F12 saves a screenshot; Esc quits.
 
 pub mod fly;
+pub mod ui;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::render::blit::Blit;
 use crate::render::{Camera, DebugView, FrameSettings, GiMode, GpuContext, RenderError, Renderer};
 use crate::world::World;
 use fly::{FlyCamera, Held};
+use ui::{FrameTimes, PanelData, TimingHistory};
 
 /// Why the viewer could not run.
 #[derive(Debug, Error)]
@@ -83,6 +85,14 @@ struct State {
     last: Instant,
     frames: u64,
     timeline_running: bool,
+    egui_ctx: egui::Context,
+    egui_state: egui_winit::State,
+    egui_renderer: egui_wgpu::Renderer,
+    show_ui: bool,
+    history: TimingHistory,
+    panel: PanelData,
+    refreshed: Instant,
+    rays_at_refresh: u64,
 }
 
 struct App {
@@ -134,6 +144,16 @@ impl App {
         let blit = Blit::new(&ctx, config.format);
         let pipeline = Pipeline::new(self.opts.world.clone(), &self.opts.pipeline)?;
         let speed = (3.0 * self.opts.world.probe_spacing).max(2.0);
+        let egui_ctx = egui::Context::default();
+        let egui_state = egui_winit::State::new(
+            egui_ctx.clone(),
+            egui::ViewportId::ROOT,
+            &window,
+            Some(window.scale_factor() as f32),
+            None,
+            Some(ctx.device.limits().max_texture_dimension_2d as usize),
+        );
+        let egui_renderer = egui_wgpu::Renderer::new(&ctx.device, config.format, egui_wgpu::RendererOptions::default());
         let state = State {
             window,
             surface,
@@ -148,6 +168,14 @@ impl App {
             last: Instant::now(),
             frames: 0,
             timeline_running: true,
+            egui_ctx,
+            egui_state,
+            egui_renderer,
+            show_ui: true,
+            history: TimingHistory::default(),
+            panel: PanelData::default(),
+            refreshed: Instant::now(),
+            rays_at_refresh: 0,
         };
         state.update_title();
         self.state = Some(state);
@@ -218,10 +246,8 @@ impl State {
                 self.settings.view = cycle(&DebugView::ALL, self.settings.view);
                 self.update_title();
             }
-            KeyCode::Space => {
-                self.timeline_running = !self.timeline_running;
-                self.pipeline.set_timeline_running(self.timeline_running);
-            }
+            KeyCode::Space => self.toggle_timeline(),
+            KeyCode::Tab => self.show_ui = !self.show_ui,
             KeyCode::F12 => {
                 self.screenshot(shot)?;
             }
@@ -248,16 +274,77 @@ impl State {
         Ok(())
     }
 
-    /// One frame: camera, the live pipeline step, uploads, passes, present. Never waits for workers.
+    fn toggle_timeline(&mut self) {
+        self.timeline_running = !self.timeline_running;
+        self.pipeline.set_timeline_running(self.timeline_running);
+    }
+
+    /// Jumps to the `i`-th bookmark in name order.
+    fn jump(&mut self, i: usize) {
+        if let Some(b) = self.pipeline.world().bookmarks.values().nth(i) {
+            self.fly.camera = Camera { position: b.position, yaw: b.yaw, pitch: b.pitch, ..self.fly.camera };
+        }
+    }
+
+    /// Refreshes the panels' data four times a second (the stats read locks and counters, not every probe).
+    fn refresh_panel(&mut self, now: Instant) {
+        let dt = (now - self.refreshed).as_secs_f64();
+        if dt < 0.25 && self.frames > 0 {
+            return;
+        }
+        let probes = self.pipeline.manager().stats();
+        self.panel.rays_per_second = (probes.rays_traced.saturating_sub(self.rays_at_refresh)) as f64 / dt.max(1e-3);
+        self.rays_at_refresh = probes.rays_traced;
+        self.panel.queue = probes.levels.iter().map(|l| l.dirty).sum();
+        self.panel.probes = probes;
+        self.panel.stream = self.pipeline.stream_stats().clone();
+        self.panel.regions = self.pipeline.regions().clone();
+        self.refreshed = now;
+    }
+
+    /// One frame: camera, the live pipeline step, uploads, passes, panels, present. Never waits for workers.
     fn frame(&mut self) -> Result<(), AppError> {
         let now = Instant::now();
         let dt = (now - self.last).as_secs_f32();
         self.last = now;
         self.fly.update(&self.held, dt);
         let cam = self.fly.camera;
-        self.pipeline.step(cam.position, false)?;
+        let report = self.pipeline.step(cam.position, false)?;
+        let t_step = Instant::now();
         let topo = self.pipeline.manager().topologies();
         self.renderer.prepare(&self.ctx, self.pipeline.grid(), &topo, self.pipeline.uploads(), &cam, &self.settings)?;
+        let t_upload = Instant::now();
+        self.refresh_panel(t_upload);
+        self.panel.render = self.renderer.stats();
+        self.panel.time = self.pipeline.time();
+        self.panel.camera = cam.position;
+        let raw = self.egui_state.take_egui_input(&self.window);
+        let show = self.show_ui;
+        let (mut actions, mut settings) = (ui::UiActions::default(), self.settings);
+        let world = self.pipeline.world().clone();
+        let output = self.egui_ctx.run_ui(raw, |root| {
+            if show {
+                actions = ui::panels(root, &world, &self.panel, &self.history, &mut settings, self.timeline_running);
+            }
+        });
+        self.egui_state.handle_platform_output(&self.window, output.platform_output);
+        if settings.gi != self.settings.gi || settings.view != self.settings.view {
+            self.settings = settings;
+            self.update_title();
+        }
+        self.settings = settings;
+        if actions.toggle_timeline {
+            self.toggle_timeline();
+        }
+        if let Some(i) = actions.bookmark {
+            self.jump(i);
+        }
+        let paint = self.egui_ctx.tessellate(output.shapes, output.pixels_per_point);
+        for (id, deltas) in &output.textures_delta.set {
+            for delta in deltas {
+                self.egui_renderer.update_texture(&self.ctx.device, &self.ctx.queue, *id, delta);
+            }
+        }
         let frame = match self.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
             wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
@@ -269,9 +356,41 @@ impl State {
         let view = frame.texture.create_view(&wgpu::TextureViewDescriptor::default());
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
         self.blit.draw(&self.ctx, &mut enc, &self.renderer, &view);
-        self.ctx.queue.submit([enc.finish()]);
+        let screen = egui_wgpu::ScreenDescriptor {
+            size_in_pixels: [self.config.width, self.config.height],
+            pixels_per_point: output.pixels_per_point,
+        };
+        let extra = self.egui_renderer.update_buffers(&self.ctx.device, &self.ctx.queue, &mut enc, &paint, &screen);
+        {
+            let pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("egui"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations { load: wgpu::LoadOp::Load, store: wgpu::StoreOp::Store },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            self.egui_renderer.render(&mut pass.forget_lifetime(), &paint, &screen);
+        }
+        self.ctx.queue.submit(extra.into_iter().chain([enc.finish()]));
+        for id in &output.textures_delta.free {
+            self.egui_renderer.free_texture(id);
+        }
         self.window.pre_present_notify();
         self.ctx.queue.present(frame);
+        let done = Instant::now();
+        self.history.push(FrameTimes {
+            frame_ms: dt * 1000.0,
+            step_ms: (t_step - now).as_secs_f32() * 1000.0,
+            probes_ms: report.gi_ms as f32,
+            upload_ms: (t_upload - t_step).as_secs_f32() * 1000.0,
+            encode_ms: (done - t_upload).as_secs_f32() * 1000.0,
+        });
         self.frames += 1;
         Ok(())
     }
@@ -290,6 +409,14 @@ impl ApplicationHandler for App {
         let shot = self.opts.screenshot.clone();
         let exit_after = self.opts.exit_after_frames;
         let Some(state) = self.state.as_mut() else { return };
+        let consumed = state.egui_state.on_window_event(&state.window, &event).consumed;
+        let input = matches!(
+            event,
+            WindowEvent::KeyboardInput { .. } | WindowEvent::MouseInput { .. } | WindowEvent::MouseWheel { .. }
+        );
+        if consumed && input {
+            return;
+        }
         let result = match event {
             WindowEvent::CloseRequested => {
                 el.exit();
@@ -338,6 +465,7 @@ impl ApplicationHandler for App {
 
     fn device_event(&mut self, _el: &ActiveEventLoop, _id: winit::event::DeviceId, event: DeviceEvent) {
         if let (Some(state), DeviceEvent::MouseMotion { delta }) = (self.state.as_mut(), event) {
+            state.egui_state.on_mouse_motion(delta);
             state.fly.look(&state.held, delta.0, delta.1);
         }
     }

@@ -304,6 +304,8 @@ struct Level {
     converged: usize,
     disabled: usize,
     in_flight: usize,
+    /// Slots holding a probe (a slot once assigned stays assigned).
+    resident: usize,
     stats: LevelStats,
     initialised: bool,
     /// The level counted as converged at its last check (for the checkpoint trigger).
@@ -375,6 +377,7 @@ impl ProbeManager {
                     converged: 0,
                     disabled: 0,
                     in_flight: 0,
+                    resident: 0,
                     stats: LevelStats { level: l, spacing: topo.spacing, ..Default::default() },
                     initialised: false,
                     converged_flag: false,
@@ -441,7 +444,7 @@ impl ProbeManager {
             .map(|l| {
                 let live = (l.topo.len() - l.disabled).max(1) as f32;
                 LevelStats {
-                    resident: l.slots.iter().filter(|s| s.assigned).count(),
+                    resident: l.resident,
                     dirty: l.queue.len(),
                     in_flight: l.in_flight,
                     valid_fraction: l.valid as f32 / live,
@@ -980,6 +983,8 @@ impl ProbeManager {
                     let s = &mut level.slots[slot];
                     if s.assigned {
                         level.stats.recycles += 1;
+                    } else {
+                        level.resident += 1;
                     }
                     *s = Slot {
                         coord: g,
