@@ -85,8 +85,12 @@ mod tests {
     #[test]
     fn keys_move_in_the_view_frame() {
         let mut c = cam();
-        c.update(&Held { forward: true, ..Default::default() }, 0.5);
-        assert!((c.camera.position - Vec3::new(0.0, 0.0, -1.0)).length() < 1e-5);
+        c.update(&Held { forward: true, ..Default::default() }, 0.25);
+        assert!((c.camera.position - Vec3::new(0.0, 0.0, -0.5)).length() < 1e-5);
+        // A long stall moves at most a quarter second's worth.
+        let mut c = cam();
+        c.update(&Held { forward: true, ..Default::default() }, 5.0);
+        assert!((c.camera.position - Vec3::new(0.0, 0.0, -0.5)).length() < 1e-5);
         let mut c = cam();
         c.update(&Held { right: true, up: true, boost: true, ..Default::default() }, 0.25);
         let want = Vec3::new(1.0, 1.0, 0.0).normalize() * 2.0 * BOOST * 0.25;

@@ -327,7 +327,8 @@ impl State {
                 actions = ui::panels(root, &world, &self.panel, &self.history, &mut settings, self.timeline_running);
             }
         });
-        self.egui_state.handle_platform_output(&self.window, output.platform_output);
+        let mut output = output;
+        self.egui_state.handle_platform_output(&self.window, std::mem::take(&mut output.platform_output));
         if settings.gi != self.settings.gi || settings.view != self.settings.view {
             self.settings = settings;
             self.update_title();
@@ -339,19 +340,27 @@ impl State {
         if let Some(i) = actions.bookmark {
             self.jump(i);
         }
-        let paint = self.egui_ctx.tessellate(output.shapes, output.pixels_per_point);
-        for (id, deltas) in &output.textures_delta.set {
-            for delta in deltas {
-                self.egui_renderer.update_texture(&self.ctx.device, &self.ctx.queue, *id, delta);
+        let paint = self.egui_ctx.tessellate(std::mem::take(&mut output.shapes), output.pixels_per_point);
+        // egui's texture changes are drained every frame, drawn or not (an undrained delta is lost).
+        for (id, deltas) in std::mem::take(&mut output.textures_delta.set) {
+            for delta in &deltas {
+                self.egui_renderer.update_texture(&self.ctx.device, &self.ctx.queue, id, delta);
             }
         }
+        let freed = std::mem::take(&mut output.textures_delta.free);
         let frame = match self.surface.get_current_texture() {
-            wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
+            wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => Some(t),
             wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
                 self.surface.configure(&self.ctx.device, &self.config);
-                return Ok(());
+                None
             }
-            _ => return Ok(()),
+            _ => None,
+        };
+        let Some(frame) = frame else {
+            for id in &freed {
+                self.egui_renderer.free_texture(id);
+            }
+            return Ok(());
         };
         let view = frame.texture.create_view(&wgpu::TextureViewDescriptor::default());
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
@@ -378,7 +387,7 @@ impl State {
             self.egui_renderer.render(&mut pass.forget_lifetime(), &paint, &screen);
         }
         self.ctx.queue.submit(extra.into_iter().chain([enc.finish()]));
-        for id in &output.textures_delta.free {
+        for id in &freed {
             self.egui_renderer.free_texture(id);
         }
         self.window.pre_present_notify();
