@@ -11,13 +11,6 @@ const KIND_VOXEL: u32 = 1u;
 const KIND_SPHERE: u32 = 2u;
 const SPHERE_RADIUS: f32 = 0.12;
 
-fn camera_ray(px: vec2<u32>) -> vec3<f32> {
-    let size = vec2<f32>(frame.size.xy);
-    let ndc = vec2<f32>((f32(px.x) + 0.5) / size.x * 2.0 - 1.0, 1.0 - (f32(px.y) + 0.5) / size.y * 2.0);
-    let t = frame.eye.w;
-    return normalize(frame.forward.xyz + frame.right.xyz * (ndc.x * t * frame.right.w) + frame.up.xyz * (ndc.y * t));
-}
-
 fn octa_encode(n: vec3<f32>) -> vec2<f32> {
     let p = vec2<f32>(n.x, n.z) / (abs(n.x) + abs(n.y) + abs(n.z));
     if n.y >= 0.0 {

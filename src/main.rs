@@ -40,6 +40,20 @@ enum Command {
     Capture(CaptureArgs),
 }
 
+/// Options every command that runs the pipeline takes.
+#[derive(Args, Default)]
+struct RunArgs {
+    /// Tracer threads (default: cores - 1, at least 1).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Folder of the probe disk cache (default: the user's cache directory).
+    #[arg(long, conflicts_with = "no_disk_cache")]
+    cache_dir: Option<PathBuf>,
+    /// Run without the probe disk cache.
+    #[arg(long)]
+    no_disk_cache: bool,
+}
+
 #[derive(Args)]
 struct ViewArgs {
     /// A sample world's name or a path to a world file.
@@ -54,15 +68,8 @@ struct ViewArgs {
     /// Start at this bookmark (default: main).
     #[arg(long)]
     bookmark: Option<String>,
-    /// Tracer threads (default: cores - 1, at least 1).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Folder of the probe disk cache (default: the user's cache directory).
-    #[arg(long, conflicts_with = "no_disk_cache")]
-    cache_dir: Option<PathBuf>,
-    /// Run without the probe disk cache.
-    #[arg(long)]
-    no_disk_cache: bool,
+    #[command(flatten)]
+    run: RunArgs,
     /// Wait for vertical sync: on or off.
     #[arg(long, default_value = "on")]
     vsync: String,
@@ -81,9 +88,7 @@ impl Default for ViewArgs {
             gi: "probes".into(),
             view: "lit".into(),
             bookmark: None,
-            threads: None,
-            cache_dir: None,
-            no_disk_cache: false,
+            run: RunArgs::default(),
             vsync: "on".into(),
             exit_after_frames: None,
             screenshot: None,
@@ -120,15 +125,8 @@ struct CaptureArgs {
     /// Exposure multiplier, on top of the world's own.
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     exposure: f32,
-    /// Tracer threads (default: cores - 1, at least 1).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Folder of the probe disk cache (default: the user's cache directory).
-    #[arg(long, conflicts_with = "no_disk_cache")]
-    cache_dir: Option<PathBuf>,
-    /// Run without the probe disk cache.
-    #[arg(long)]
-    no_disk_cache: bool,
+    #[command(flatten)]
+    run: RunArgs,
     /// Where to write the PNG.
     #[arg(long)]
     out: PathBuf,
@@ -155,15 +153,8 @@ struct BenchArgs {
     /// A camera path file (default: the world's `main` bookmark flight).
     #[arg(long)]
     path: Option<PathBuf>,
-    /// Tracer threads (default: cores - 1, at least 1).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Folder of the probe disk cache (default: the user's cache directory).
-    #[arg(long, conflicts_with = "no_disk_cache")]
-    cache_dir: Option<PathBuf>,
-    /// Run without the probe disk cache.
-    #[arg(long)]
-    no_disk_cache: bool,
+    #[command(flatten)]
+    run: RunArgs,
     /// Hold the camera at this bookmark instead of following a path.
     #[arg(long, conflicts_with = "path")]
     bookmark: Option<String>,
@@ -285,8 +276,8 @@ fn view(a: ViewArgs) -> Result<()> {
         camera,
         settings: FrameSettings { gi, view, ..FrameSettings::default() },
         pipeline: lumon::pipeline::PipelineOptions {
-            threads: default_threads(a.threads)?,
-            cache_dir: cache_dir(a.no_disk_cache, &a.cache_dir),
+            threads: default_threads(a.run.threads)?,
+            cache_dir: cache_dir(a.run.no_disk_cache, &a.run.cache_dir),
             disk_cap_bytes: 2 << 30,
             probes,
         },
@@ -342,8 +333,8 @@ fn capture(a: CaptureArgs) -> Result<()> {
         time: a.time,
         width,
         height,
-        threads: default_threads(a.threads)?,
-        cache_dir: cache_dir(a.no_disk_cache, &a.cache_dir),
+        threads: default_threads(a.run.threads)?,
+        cache_dir: cache_dir(a.run.no_disk_cache, &a.run.cache_dir),
         probes: ProbeConfig { base_spacing: world.probe_spacing, ..ProbeConfig::default() },
         timed_frames: a.time_frames,
     };
@@ -402,21 +393,8 @@ fn bench(a: BenchArgs) -> Result<()> {
             a.frames as f32 / lumon::bench::FPS + 1.0,
         ),
     };
-    let threads = a
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)));
-    if threads == 0 || threads > 256 {
-        anyhow::bail!("--threads must be between 1 and 256");
-    }
-    let cache_dir = if a.no_disk_cache {
-        None
-    } else {
-        Some(
-            a.cache_dir
-                .clone()
-                .unwrap_or_else(|| dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("lumon").join("probes")),
-        )
-    };
+    let threads = default_threads(a.run.threads)?;
+    let cache_dir = cache_dir(a.run.no_disk_cache, &a.run.cache_dir);
     let opts = BenchOptions {
         frames: a.frames,
         path: camera,

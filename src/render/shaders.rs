@@ -1,8 +1,10 @@
 //! The WGSL sources of every pass, composed from `shaders/`: the generated prelude ([`super::gpu_data::prelude`]),
-//! the shared libraries a pass needs (`voxel_march.wgsl`, `probe_sample.wgsl`) and the pass's own file.
+//! the shared libraries a pass needs (`camera.wgsl`, `voxel_march.wgsl`, `probe_sample.wgsl`) and the pass's own
+//! file.
 
 use super::gpu_data::prelude;
 
+const CAMERA: &str = include_str!("../../shaders/camera.wgsl");
 const VOXEL_MARCH: &str = include_str!("../../shaders/voxel_march.wgsl");
 const PROBE_SAMPLE: &str = include_str!("../../shaders/probe_sample.wgsl");
 
@@ -55,6 +57,7 @@ impl Pass {
     pub fn source(self) -> String {
         let mut s = prelude();
         if matches!(self, Pass::Gbuffer | Pass::Lighting) {
+            s.push_str(CAMERA);
             s.push_str(VOXEL_MARCH);
             s.push_str(PROBE_SAMPLE);
         }
