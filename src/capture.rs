@@ -146,6 +146,7 @@ pub fn capture(
         cache_dir: opts.cache_dir.clone(),
         disk_cap_bytes: 1 << 30,
         probes: opts.probes.clone(),
+        interest_radius: crate::pipeline::view_radius(&world),
     };
     let mut pipeline = Pipeline::new(world.clone(), &popts)?;
     let cam = opts.camera;

@@ -271,6 +271,7 @@ fn view(a: ViewArgs) -> Result<()> {
     };
     let camera = bookmark_camera(&world, a.bookmark.as_deref())?;
     let probes = ProbeConfig { base_spacing: world.probe_spacing, ..ProbeConfig::default() };
+    let interest_radius = lumon::pipeline::view_radius(&world);
     let opts = lumon::app::ViewerOptions {
         world,
         camera,
@@ -280,6 +281,7 @@ fn view(a: ViewArgs) -> Result<()> {
             cache_dir: cache_dir(a.run.no_disk_cache, &a.run.cache_dir),
             disk_cap_bytes: 2 << 30,
             probes,
+            interest_radius,
         },
         vsync,
         exit_after_frames: a.exit_after_frames,

@@ -58,6 +58,22 @@ pub struct PipelineOptions {
     pub disk_cap_bytes: u64,
     /// Probe settings.
     pub probes: ProbeConfig,
+    /// Regions within this distance of the camera are streamed in, metres ([`INTEREST_RADIUS`] for the CPU
+    /// bench and tests; [`view_radius`] for front ends that draw the world).
+    pub interest_radius: f32,
+}
+
+/// The streaming interest radius of the CPU bench and tests, metres.
+pub const INTEREST_RADIUS: f32 = 160.0;
+
+/// Farthest distance the renderer's front ends stream in, metres.
+pub const MAX_VIEW_RADIUS: f32 = 1024.0;
+
+/// The interest radius that streams in a whole world from any point in it (its bounds' diagonal), at most
+/// [`MAX_VIEW_RADIUS`]: the viewer and captures draw everything out to the far edge.
+pub fn view_radius(world: &World) -> f32 {
+    let (lo, hi) = world.bounds;
+    (hi - lo).length().clamp(INTEREST_RADIUS, MAX_VIEW_RADIUS)
 }
 
 /// What one frame did.
@@ -94,8 +110,12 @@ impl Pipeline {
     /// A pipeline at time 0 with nothing streamed in yet.
     pub fn new(world: Arc<World>, opts: &PipelineOptions) -> Result<Self, PipelineError> {
         let server = world.server(ServerConfig::default(), Arc::new(SimClock::new()))?;
-        let client_config =
-            ClientConfig { interest_radius: 160.0, leave_margin: 32.0, max_region_loads: 32, count_bytes: false };
+        let client_config = ClientConfig {
+            interest_radius: opts.interest_radius,
+            leave_margin: 32.0,
+            max_region_loads: 32,
+            count_bytes: false,
+        };
         let client = StreamingClient::new(client_config, world.grid(), world.asset_bounds());
         let voxels = VoxelWorld::new(world.clone());
         let disk = opts.cache_dir.as_ref().map(|dir| {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use lumon::pipeline::{Pipeline, PipelineOptions};
+use lumon::pipeline::{Pipeline, PipelineOptions, INTEREST_RADIUS};
 use lumon::probes::manager::ProbeConfig;
 use lumon::world::{load_world, resolve_world};
 
@@ -12,7 +12,8 @@ fn live_mode_never_waits_and_caps_the_backlog() {
     let w = Arc::new(load_world(&resolve_world("valley").expect("sample")).expect("loads"));
     let probes = ProbeConfig { base_spacing: w.probe_spacing, ..ProbeConfig::default() };
     let budget = probes.global_budget as usize;
-    let opts = PipelineOptions { threads: 1, cache_dir: None, disk_cap_bytes: 0, probes };
+    let opts =
+        PipelineOptions { threads: 1, cache_dir: None, disk_cap_bytes: 0, probes, interest_radius: INTEREST_RADIUS };
     let mut p = Pipeline::new(w.clone(), &opts).expect("pipeline");
     let cam = w.main_bookmark().position;
     let mut returned_while_tracing = 0;

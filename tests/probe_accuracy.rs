@@ -7,7 +7,7 @@ use std::sync::Arc;
 use glam::{UVec3, Vec3};
 use lumon::bench::path::CameraPath;
 use lumon::bench::{run_cpu, AccuracyOptions, BenchOptions, BenchReport};
-use lumon::pipeline::{Pipeline, PipelineOptions, FPS};
+use lumon::pipeline::{Pipeline, PipelineOptions, FPS, INTEREST_RADIUS};
 use lumon::probes::manager::ProbeConfig;
 use lumon::probes::sample::LeakGuard;
 use lumon::probes::ReferenceSettings;
@@ -77,7 +77,13 @@ fn valley_probes_from_the_main_bookmark_are_within_15_percent_of_the_reference()
 
 /// A lockstep pipeline on the small clipmap.
 fn pipeline(w: Arc<World>) -> Pipeline {
-    let opts = PipelineOptions { threads: 2, cache_dir: None, disk_cap_bytes: 0, probes: small(&w) };
+    let opts = PipelineOptions {
+        threads: 2,
+        cache_dir: None,
+        disk_cap_bytes: 0,
+        probes: small(&w),
+        interest_radius: INTEREST_RADIUS,
+    };
     Pipeline::new(w, &opts).unwrap()
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use glam::{UVec3, Vec3};
 use image::RgbaImage;
 use lumon::capture::{capture, CaptureOptions};
-use lumon::pipeline::{Pipeline, PipelineOptions};
+use lumon::pipeline::{Pipeline, PipelineOptions, INTEREST_RADIUS};
 use lumon::probes::manager::ProbeConfig;
 use lumon::render::{gpu_required, Camera, DebugView, FrameSettings, GiMode, GpuContext, Renderer};
 use lumon::voxel::Trace;
@@ -37,7 +37,13 @@ fn primary_rays_agree_with_the_cpu_tracer() {
     for name in ["cornell", "valley"] {
         let w = world(name);
         let probes = small_probes(&w);
-        let opts = PipelineOptions { threads: 1, cache_dir: None, disk_cap_bytes: 0, probes: probes.clone() };
+        let opts = PipelineOptions {
+            threads: 1,
+            cache_dir: None,
+            disk_cap_bytes: 0,
+            probes: probes.clone(),
+            interest_radius: INTEREST_RADIUS,
+        };
         let mut p = Pipeline::new(w.clone(), &opts).expect("pipeline");
         let b = w.main_bookmark();
         let cam = Camera::new(b.position, b.yaw, b.pitch);
@@ -208,7 +214,13 @@ fn a_teleport_never_shows_evicted_probes() {
     let w = world("valley");
     let mut probes = small_probes(&w);
     probes.upload_budget_bytes = 64 * 32;
-    let opts = PipelineOptions { threads: 1, cache_dir: None, disk_cap_bytes: 0, probes: probes.clone() };
+    let opts = PipelineOptions {
+        threads: 1,
+        cache_dir: None,
+        disk_cap_bytes: 0,
+        probes: probes.clone(),
+        interest_radius: INTEREST_RADIUS,
+    };
     let mut p = Pipeline::new(w.clone(), &opts).expect("pipeline");
     // From the hills (probes high in the air) to the main bookmark (near the ground, where probes light what
     // is seen): every level is renewed.
@@ -352,7 +364,13 @@ fn a_lamp_switched_on_through_the_stream_brightens_the_road_within_60_frames() {
     let Some(ctx) = context() else { return };
     let w = world("village-night");
     let probes = small_probes(&w);
-    let opts = PipelineOptions { threads: 1, cache_dir: None, disk_cap_bytes: 0, probes: probes.clone() };
+    let opts = PipelineOptions {
+        threads: 1,
+        cache_dir: None,
+        disk_cap_bytes: 0,
+        probes: probes.clone(),
+        interest_radius: INTEREST_RADIUS,
+    };
     let mut p = Pipeline::new(w.clone(), &opts).expect("pipeline");
     // Looking along the road at lamp-road-1 (x 2.5, z 34), down at the road before it.
     let cam = Camera::new(Vec3::new(2.5, 2.0, 29.0), 180.0, -25.0);

@@ -197,6 +197,7 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
             cache_dir: opts.cache_dir.clone(),
             disk_cap_bytes: opts.disk_cap_bytes,
             probes: opts.probes.clone(),
+            interest_radius: crate::pipeline::INTEREST_RADIUS,
         },
     )?;
     let mut gi_ms = Vec::with_capacity(opts.frames as usize);

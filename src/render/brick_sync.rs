@@ -278,13 +278,19 @@ mod tests {
 
     /// A sample world's grid after a few lockstep frames at its main bookmark.
     pub(crate) fn test_grid(name: &str) -> std::sync::Arc<VoxelGrid> {
-        use crate::pipeline::{Pipeline, PipelineOptions};
+        use crate::pipeline::{Pipeline, PipelineOptions, INTEREST_RADIUS};
         let path = crate::world::resolve_world(name).expect("sample world");
         let world = std::sync::Arc::new(crate::world::load_world(&path).expect("sample world loads"));
         let cam = world.bookmarks.get("main").map_or(glam::Vec3::ZERO, |b| b.position);
         let probes =
             crate::probes::manager::ProbeConfig { levels: 1, dims: glam::UVec3::splat(4), ..Default::default() };
-        let opts = PipelineOptions { threads: 1, cache_dir: None, disk_cap_bytes: 0, probes };
+        let opts = PipelineOptions {
+            threads: 1,
+            cache_dir: None,
+            disk_cap_bytes: 0,
+            probes,
+            interest_radius: INTEREST_RADIUS,
+        };
         let mut p = Pipeline::new(world, &opts).expect("pipeline");
         for _ in 0..4 {
             p.step(cam, true).expect("step");
