@@ -79,6 +79,8 @@ pub struct BrickStats {
     pub removed: u64,
     /// Bytes of writes handed out since the start.
     pub bytes: u64,
+    /// Bricks left off the GPU because its buffers are full (the farthest ones; retried when room frees up).
+    pub deferred: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -97,6 +99,11 @@ pub struct BrickMirror {
     chunk_count: Vec<u32>,
     held: Vec<Option<Held>>,
     pending: BTreeMap<u32, ()>,
+    /// Bricks that did not fit the GPU's buffers; back to `pending` when a brick is removed.
+    deferred: BTreeMap<u32, ()>,
+    /// Most pool entries and material words the GPU can hold.
+    max_entries: u32,
+    max_words: u32,
     free_entries: Vec<u32>,
     next_entry: u32,
     free_blocks: [Vec<u32>; 10],
@@ -118,6 +125,8 @@ impl BrickMirror {
             chunk_count: vec![0; chunks],
             held: vec![None; chunks * 64],
             next_entry: 1,
+            max_entries: u32::MAX,
+            max_words: u32::MAX,
             ..Default::default()
         }
     }
@@ -134,7 +143,14 @@ impl BrickMirror {
 
     /// Counters.
     pub fn stats(&self) -> BrickStats {
-        BrickStats { pending: self.pending.len() as u64, ..self.stats }
+        BrickStats { pending: self.pending.len() as u64, deferred: self.deferred.len() as u64, ..self.stats }
+    }
+
+    /// Caps the pool entries and material words (the GPU's buffer limits). Bricks that do not fit are deferred
+    /// (nearest first means the farthest ones) and retried whenever a brick leaves.
+    pub fn set_limits(&mut self, max_entries: u32, max_words: u32) {
+        self.max_entries = max_entries;
+        self.max_words = max_words;
     }
 
     /// Brick linear index (`x + nbx (y + nby z)`, as the grid and the shader index bricks).
@@ -155,7 +171,9 @@ impl BrickMirror {
     pub fn sync(&mut self, grid: &VoxelGrid, camera: glam::Vec3, budget_bytes: usize, out: &mut BrickWrites) -> usize {
         out.clear();
         if grid.chunk_dims != self.chunk_dims {
+            let (e, w) = (self.max_entries, self.max_words);
             *self = BrickMirror::new(grid.chunk_dims);
+            self.set_limits(e, w);
         }
         for ci in 0..self.chunk_hash.len() {
             if grid.chunk_hash[ci] == self.chunk_hash[ci] {
@@ -172,6 +190,7 @@ impl BrickMirror {
                 let lin = self.brick_index(b);
                 let want = data.filter(|ch| ch.occupancy >> bi & 1 != 0).map_or(0, |ch| ch.hashes[bi]);
                 let have = self.held[lin as usize].map_or(0, |h| h.hash);
+                self.deferred.remove(&lin);
                 if want != have {
                     self.pending.insert(lin, ());
                 } else {
@@ -225,8 +244,22 @@ impl BrickMirror {
             self.chunk_count[ci] -= 1;
             self.stats.removed += 1;
         }
+        if old.is_some() && !self.deferred.is_empty() {
+            let back = std::mem::take(&mut self.deferred);
+            self.pending.extend(back);
+        }
         let brick = grid.chunk_of(b).map(|(chunk, i)| (chunk.masks[i], chunk.materials[i].clone(), chunk.hashes[i]));
+        let fits = |m: &Self, len: usize| {
+            let class = size_class(len);
+            (!m.free_entries.is_empty() || m.next_entry < m.max_entries)
+                && (!m.free_blocks[usize::from(class)].is_empty()
+                    || u64::from(m.next_word) + (1u64 << class) <= u64::from(m.max_words))
+        };
         match brick {
+            Some((mask, Some(mats), _)) if mask != [0; 8] && !fits(self, mats.len()) => {
+                out.brick_slot.push([lin, 0]);
+                self.deferred.insert(lin, ());
+            }
             Some((mask, Some(mats), hash)) if mask != [0; 8] => {
                 let entry = self.free_entries.pop().unwrap_or_else(|| {
                     self.next_entry += 1;
@@ -296,6 +329,23 @@ mod tests {
             p.step(cam, true).expect("step");
         }
         p.grid().clone()
+    }
+
+    #[test]
+    fn bricks_beyond_the_gpu_limits_are_deferred_not_lost() {
+        let grid = test_grid("cornell");
+        let mut full = BrickMirror::new(grid.chunk_dims);
+        let mut w = BrickWrites::default();
+        while full.sync(&grid, glam::Vec3::ZERO, 1 << 30, &mut w) > 0 {}
+        let all = full.stats().resident;
+        let mut m = BrickMirror::default();
+        m.set_limits(u32::MAX, full.layout().material_words / 2);
+        while m.sync(&grid, glam::Vec3::ZERO, 1 << 30, &mut w) > 0 {}
+        let s = m.stats();
+        assert!(s.resident > 0 && s.deferred > 0, "{s:?}");
+        assert_eq!(s.resident + s.deferred, all, "every brick is held or deferred");
+        assert!(m.layout().material_words <= full.layout().material_words / 2);
+        assert_eq!(s.pending, 0, "deferred bricks do not count as pending");
     }
 
     #[test]

@@ -241,6 +241,9 @@ impl Renderer {
             return Err(RenderError::BufferLimit { what: "probe", bytes: probe_bytes, limit });
         }
         let new_growable = |label| Growable::new(device, label, 1024);
+        let max_words = (limit.min(device.limits().max_buffer_size) / 4).min(u64::from(u32::MAX)) as u32;
+        let mut mirror = BrickMirror::default();
+        mirror.set_limits(max_words / POOL_WORDS, max_words);
         Ok(Renderer {
             width,
             height,
@@ -272,7 +275,7 @@ impl Renderer {
             probe_dims,
             levels,
             blend_band: probes.blend_band,
-            mirror: BrickMirror::default(),
+            mirror,
             writes: BrickWrites::default(),
             records: Vec::new(),
             uniform: FrameUniform::default(),
