@@ -27,6 +27,18 @@ fn world(name: &str) -> Arc<World> {
     Arc::new(load_world(&resolve_world(name).expect("sample")).expect("loads"))
 }
 
+/// A one-thread pipeline with the tests' streaming radius.
+fn pipeline(w: &Arc<World>, probes: &ProbeConfig) -> Pipeline {
+    let opts = PipelineOptions {
+        threads: 1,
+        cache_dir: None,
+        disk_cap_bytes: 0,
+        probes: probes.clone(),
+        interest_radius: INTEREST_RADIUS,
+    };
+    Pipeline::new(w.clone(), &opts).expect("pipeline")
+}
+
 fn small_probes(w: &World) -> ProbeConfig {
     ProbeConfig { levels: 3, dims: UVec3::splat(16), base_spacing: w.probe_spacing, ..Default::default() }
 }
@@ -37,14 +49,7 @@ fn primary_rays_agree_with_the_cpu_tracer() {
     for name in ["cornell", "valley"] {
         let w = world(name);
         let probes = small_probes(&w);
-        let opts = PipelineOptions {
-            threads: 1,
-            cache_dir: None,
-            disk_cap_bytes: 0,
-            probes: probes.clone(),
-            interest_radius: INTEREST_RADIUS,
-        };
-        let mut p = Pipeline::new(w.clone(), &opts).expect("pipeline");
+        let mut p = pipeline(&w, &probes);
         let b = w.main_bookmark();
         let cam = Camera::new(b.position, b.yaw, b.pitch);
         let (width, height) = (48, 32);
@@ -214,14 +219,7 @@ fn a_teleport_never_shows_evicted_probes() {
     let w = world("valley");
     let mut probes = small_probes(&w);
     probes.upload_budget_bytes = 64 * 32;
-    let opts = PipelineOptions {
-        threads: 1,
-        cache_dir: None,
-        disk_cap_bytes: 0,
-        probes: probes.clone(),
-        interest_radius: INTEREST_RADIUS,
-    };
-    let mut p = Pipeline::new(w.clone(), &opts).expect("pipeline");
+    let mut p = pipeline(&w, &probes);
     // From the hills (probes high in the air) to the main bookmark (near the ground, where probes light what
     // is seen): every level is renewed.
     let a = w.bookmarks["hills"];
@@ -364,14 +362,7 @@ fn a_lamp_switched_on_through_the_stream_brightens_the_road_within_60_frames() {
     let Some(ctx) = context() else { return };
     let w = world("village-night");
     let probes = small_probes(&w);
-    let opts = PipelineOptions {
-        threads: 1,
-        cache_dir: None,
-        disk_cap_bytes: 0,
-        probes: probes.clone(),
-        interest_radius: INTEREST_RADIUS,
-    };
-    let mut p = Pipeline::new(w.clone(), &opts).expect("pipeline");
+    let mut p = pipeline(&w, &probes);
     // Looking along the road at lamp-road-1 (x 2.5, z 34), down at the road before it.
     let cam = Camera::new(Vec3::new(2.5, 2.0, 29.0), 180.0, -25.0);
     let settings = FrameSettings::default();
