@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use glam::IVec3;
 
-use crate::voxel::grid::{CHUNK, CHUNK_BRICKS};
+use crate::voxel::grid::CHUNK_BRICKS;
 use crate::voxel::VoxelGrid;
 
 /// Words per pool entry: 16 mask words and the material offset.
@@ -288,9 +288,6 @@ impl BrickMirror {
         self.stats.resident = self.stats.uploaded - self.stats.removed;
     }
 }
-
-/// Voxels per chunk edge, for the shader prelude.
-pub const CHUNK_VOXELS: i32 = CHUNK;
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@
 
 use glam::{UVec3, Vec3};
 
-use super::brick_sync::{BrickLayout, BrickMirror, BrickStats, BrickWrites, POOL_WORDS};
+use super::brick_sync::{BrickMirror, BrickStats, BrickWrites, POOL_WORDS};
 use super::context::{GpuContext, RenderError};
 use super::gpu_data::{
     probe_record, probe_tag, sky_uniform, FrameUniform, GpuLevel, ProbeUploadRecord, MAX_LEVELS, PROBE_WORDS,
@@ -214,6 +214,8 @@ pub struct Renderer {
     /// One staging buffer of scatter pairs per voxel array, and one for probe records.
     staging: [Growable; 5],
     emissive: wgpu::Buffer,
+    /// The emissive table last written to `emissive`.
+    emissive_table: Option<std::sync::Arc<crate::voxel::material::EmissiveTable>>,
     probes: wgpu::Buffer,
     probe_dims: UVec3,
     levels: u32,
@@ -271,6 +273,7 @@ impl Renderer {
                 new_growable("probe uploads"),
             ],
             emissive: buffer(device, "emissive", 256 * 16, STORAGE),
+            emissive_table: None,
             probes: buffer(device, "probes", probe_bytes, STORAGE),
             probe_dims,
             levels,
@@ -299,11 +302,6 @@ impl Renderer {
     /// Image size.
     pub fn size(&self) -> (u32, u32) {
         (self.width, self.height)
-    }
-
-    /// Sets the per-frame upload budgets.
-    pub fn set_budget(&mut self, budget: UploadBudget) {
-        self.budget = budget;
     }
 
     /// What the last `prepare` did.
@@ -370,12 +368,16 @@ impl Renderer {
             let bg = self.scatter_group(ctx, &self.staging[4].buffer, &self.probes);
             dispatch_scatter(&mut enc, &self.pipelines.probe_scatter, &bg, n_probes);
         }
-        let mut table = [[0f32; 4]; 256];
-        for (i, t) in table.iter_mut().enumerate().take(grid.emissive.len()) {
-            let e = grid.emissive.get(i as u8);
-            *t = [e.x, e.y, e.z, 0.0];
+        // The emissive table changes only when an edit interns a new emission (a new `Arc`).
+        if self.emissive_table.as_ref().is_none_or(|t| !std::sync::Arc::ptr_eq(t, &grid.emissive)) {
+            let mut table = [[0f32; 4]; 256];
+            for (i, t) in table.iter_mut().enumerate().take(grid.emissive.len()) {
+                let e = grid.emissive.get(i as u8);
+                *t = [e.x, e.y, e.z, 0.0];
+            }
+            ctx.queue.write_buffer(&self.emissive, 0, bytemuck::cast_slice(&table));
+            self.emissive_table = Some(grid.emissive.clone());
         }
-        ctx.queue.write_buffer(&self.emissive, 0, bytemuck::cast_slice(&table));
         self.uniform = self.frame_uniform(grid, levels, camera, settings);
         ctx.queue.write_buffer(&self.frame, 0, bytemuck::bytes_of(&self.uniform));
         ctx.queue.submit([enc.finish()]);
@@ -544,11 +546,6 @@ impl Renderer {
         ctx.queue.submit([enc.finish()]);
         ctx.wait()?;
         Ok(t.elapsed().as_secs_f64() * 1000.0)
-    }
-
-    /// The voxel arrays' sizes (words) the mirror needs.
-    pub fn brick_layout(&self) -> BrickLayout {
-        self.mirror.layout()
     }
 }
 
