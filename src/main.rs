@@ -9,7 +9,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use lumon::bench::gpu::{frames_csv, run_gpu, GpuBenchOptions};
 use lumon::bench::path::CameraPath;
+use lumon::bench::plot::write_plot;
 use lumon::bench::{run_cpu, AccuracyOptions, BenchOptions};
 use lumon::capture::CaptureOptions;
 use lumon::probes::manager::ProbeConfig;
@@ -34,7 +36,7 @@ enum Command {
     Worlds,
     /// Run a world's timeline on the streaming server in simulated time; write JSON lines to stdout.
     Stream(StreamArgs),
-    /// Run the pipeline headless along a camera path and write a JSON timing report.
+    /// Time the whole pipeline (GPU included, or --no-gpu) headless along a camera path; write a JSON report.
     Bench(BenchArgs),
     /// Render one image headless (in lockstep, after the probes converge) and write it as PNG.
     Capture(CaptureArgs),
@@ -141,7 +143,7 @@ struct CaptureArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Run the CPU pipeline only (streaming, voxels, probe manager, tracer). Required until the renderer lands.
+    /// Run the CPU pipeline only (streaming, voxels, probe manager, tracer): no adapter needed.
     #[arg(long)]
     no_gpu: bool,
     /// A sample world's name or a path to a world file.
@@ -170,6 +172,30 @@ struct BenchArgs {
     /// Where to write the JSON report.
     #[arg(long)]
     out: PathBuf,
+    /// Leading frames left out of the frame percentiles (GPU bench; counted in --frames).
+    #[arg(long, default_value_t = 60, conflicts_with = "no_gpu")]
+    warmup: u32,
+    /// Image size, WIDTHxHEIGHT (GPU bench).
+    #[arg(long, default_value = "1280x720", conflicts_with = "no_gpu")]
+    size: String,
+    /// GI mode: off, probes, indirect, split (GPU bench).
+    #[arg(long, default_value = "probes", conflicts_with = "no_gpu")]
+    gi: String,
+    /// Debug view: lit, probes, levels, confidence, ao, state (GPU bench).
+    #[arg(long, default_value = "lit", conflicts_with = "no_gpu")]
+    view: String,
+    /// Also write one CSV row per timed frame here (GPU bench).
+    #[arg(long, conflicts_with = "no_gpu")]
+    csv: Option<PathBuf>,
+    /// Also draw the frame time and its phases per frame into this PNG (GPU bench).
+    #[arg(long, conflicts_with = "no_gpu")]
+    plot: Option<PathBuf>,
+    /// Compare with this earlier report: print the changes, fail when frame_ms.p95 regressed too much.
+    #[arg(long, conflicts_with = "no_gpu")]
+    baseline: Option<PathBuf>,
+    /// Largest frame_ms.p95 growth over --baseline that still passes, percent.
+    #[arg(long, default_value_t = 10.0, requires = "baseline")]
+    max_regression: f64,
 }
 
 #[derive(Args)]
@@ -372,12 +398,28 @@ fn capture(a: CaptureArgs) -> Result<()> {
 }
 
 fn bench(a: BenchArgs) -> Result<()> {
-    if !a.no_gpu {
-        anyhow::bail!("the GPU bench is not built yet (it comes with the viewer's timing panels): run `lumon bench --no-gpu ...` for CPU timings and `lumon capture --time-frames N` for GPU frame times");
-    }
     if a.frames == 0 || a.frames > MAX_FRAMES || a.settle_frames > MAX_FRAMES {
         anyhow::bail!("--frames must be within 1..={MAX_FRAMES} and --settle-frames within 0..={MAX_FRAMES}");
     }
+    if a.accuracy_points == 0 || a.accuracy_points > 100_000 || a.reference_rays == 0 || a.reference_rays > 1 << 24 {
+        anyhow::bail!("--accuracy-points must be within 1..=100000 and --reference-rays within 1..=16777216");
+    }
+    if !a.no_gpu && a.warmup >= a.frames {
+        anyhow::bail!("--warmup {} must be below --frames {} (warmup frames are not timed)", a.warmup, a.frames);
+    }
+    if !a.max_regression.is_finite() || a.max_regression < 0.0 {
+        anyhow::bail!("--max-regression must be a finite percentage >= 0");
+    }
+    // Read the baseline first: a bad path fails before a long run.
+    let baseline = match &a.baseline {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading the baseline {}", p.display()))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{}: not a JSON report", p.display()))?;
+            Some(v)
+        }
+        None => None,
+    };
     let path = resolve_world(&a.world)?;
     let world = Arc::new(load_world(&path)?);
     let camera = match (&a.path, &a.bookmark) {
@@ -415,12 +457,85 @@ fn bench(a: BenchArgs) -> Result<()> {
             }
         }),
     };
-    if a.accuracy_points == 0 || a.accuracy_points > 100_000 || a.reference_rays == 0 || a.reference_rays > 1 << 24 {
-        anyhow::bail!("--accuracy-points must be within 1..=100000 and --reference-rays within 1..=16777216");
-    }
-    let report = run_cpu(world, &opts)?;
-    let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(&a.out, json + "\n").with_context(|| format!("writing {}", a.out.display()))?;
+    let report = if a.no_gpu {
+        let report = run_cpu(world, &opts)?;
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(&a.out, json + "\n").with_context(|| format!("writing {}", a.out.display()))?;
+        report
+    } else {
+        let (width, height) = parse_size(&a.size)?;
+        let settings = FrameSettings { gi: a.gi.parse()?, view: a.view.parse()?, ..FrameSettings::default() };
+        let ctx = GpuContext::headless()?;
+        let gopts = GpuBenchOptions { cpu: opts, warmup: a.warmup, width, height, settings };
+        let bar = indicatif::ProgressBar::new(u64::from(a.frames));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} frames, {elapsed} (eta {eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(format!("{} on {}", world.name, ctx.summary.name));
+        let report = run_gpu(&ctx, world, &gopts, &mut |done, _| bar.set_position(u64::from(done)))?;
+        bar.finish_and_clear();
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(&a.out, json + "\n").with_context(|| format!("writing {}", a.out.display()))?;
+        if let Some(csv) = &a.csv {
+            std::fs::write(csv, frames_csv(&report.samples)).with_context(|| format!("writing {}", csv.display()))?;
+        }
+        if let Some(plot) = &a.plot {
+            let title = format!(
+                "{}: {}x{} {} on {} ({})",
+                report.cpu.world, width, height, settings.gi, report.adapter.name, report.backend
+            );
+            write_plot(plot, &title, &report.samples).map_err(anyhow::Error::msg)?;
+        }
+        let f = report.frame_ms;
+        eprintln!(
+            "{}: {}x{} on {} ({}): {} timed frames: frame_ms p50 {:.2} p95 {:.2} p99 {:.2} max {:.2}",
+            report.cpu.world,
+            width,
+            height,
+            report.adapter.name,
+            report.backend,
+            report.timed_frames,
+            f.p50,
+            f.p95,
+            f.p99,
+            f.max
+        );
+        let p = report.cpu_phases_ms;
+        eprintln!(
+            "  p50 ms: stream {:.3}, voxel {:.3}, probes {:.3}, upload {:.3}, encode {:.3}, GPU wait {:.2}",
+            p.stream.p50, p.voxel.p50, p.probes.p50, p.upload.p50, p.encode.p50, report.gpu_wait_ms.p50
+        );
+        match &report.gpu_passes_ms {
+            Some(passes) => {
+                let list: Vec<String> = passes.iter().map(|(k, m)| format!("{k} {:.2}", m.p50)).collect();
+                eprintln!("  GPU passes p50 ms (timestamp queries): {}", list.join(", "));
+            }
+            None => eprintln!("  GPU passes: this adapter has no timestamp queries"),
+        }
+        if let Some(old) = &baseline {
+            let new = serde_json::to_value(&report)?;
+            let cmp = lumon::bench::baseline::compare(old, &new);
+            eprint!("{}", cmp.table());
+            if cmp.regressed(a.max_regression) {
+                anyhow::bail!(
+                    "frame_ms.p95 regressed by {} against {} (limit {} %)",
+                    cmp.gate_percent
+                        .map_or("an unknown amount (the baseline has no frame_ms.p95)".into(), |p| format!(
+                            "{p:+.1} %"
+                        )),
+                    a.baseline.as_ref().map_or(String::new(), |p| p.display().to_string()),
+                    a.max_regression
+                );
+            }
+            eprintln!(
+                "frame_ms.p95 within {} % of the baseline ({:+.1} %)",
+                a.max_regression,
+                cmp.gate_percent.unwrap_or(0.0)
+            );
+        }
+        report.cpu
+    };
     eprintln!(
         "{}: {} frames, {} threads: gi_cpu_ms p50 {:.3} p95 {:.3} max {:.3}; L0 converged after {} frames ({} s); \
          {:.2} M rays/s; report in {}",

@@ -81,6 +81,10 @@ pub fn view_radius(world: &World) -> f32 {
 pub struct FrameReport {
     /// The probe manager's step.
     pub probes: StepReport,
+    /// Render-thread milliseconds of the timeline commits and the streaming client (interest and pulls).
+    pub stream_ms: f64,
+    /// Render-thread milliseconds of applying the scene changes to the voxel world and taking its snapshot.
+    pub voxel_ms: f64,
     /// Render-thread milliseconds of the probe step and upload list (waiting excluded).
     pub gi_ms: f64,
     /// Probe uploads handed out this frame.
@@ -165,6 +169,7 @@ impl Pipeline {
     /// One frame for `camera`: timeline events due by now, streaming, voxel edits, the probe step and the
     /// upload list; then, when `lockstep`, waits for the traces and disk answers it started.
     pub fn step(&mut self, camera: Vec3, lockstep: bool) -> Result<FrameReport, PipelineError> {
+        let t_stream = Instant::now();
         let t = f64::from(self.time());
         while self.timeline_running {
             let Some(e) = self.world.timeline.get(self.next_event).filter(|e| e.t <= t) else { break };
@@ -175,6 +180,7 @@ impl Pipeline {
         if self.frame.is_multiple_of(PULL_EVERY_FRAMES) {
             changes.extend(self.client.pull(&self.server)?);
         }
+        let t_voxel = Instant::now();
         let loaded: BTreeSet<RegionId> = self.client.regions().clone();
         let edit = self.voxels.apply(&changes, &loaded);
         self.grid = self.voxels.snapshot();
@@ -193,7 +199,13 @@ impl Pipeline {
             self.manager.wait_idle();
         }
         self.frame += 1;
-        Ok(FrameReport { probes, gi_ms, uploads: self.uploads.len() })
+        Ok(FrameReport {
+            probes,
+            stream_ms: (t_voxel - t_stream).as_secs_f64() * 1000.0,
+            voxel_ms: (t0 - t_voxel).as_secs_f64() * 1000.0,
+            gi_ms,
+            uploads: self.uploads.len(),
+        })
     }
 
     /// The world.

@@ -212,7 +212,7 @@ impl State {
         Ok(())
     }
 
-    fn screenshot(&self, path: Option<&PathBuf>) -> Result<PathBuf, AppError> {
+    fn screenshot(&mut self, path: Option<&PathBuf>) -> Result<PathBuf, AppError> {
         let path = path.cloned().unwrap_or_else(|| PathBuf::from(format!("lumon-{}.png", self.frames)));
         let img = self.renderer.read_image(&self.ctx)?;
         img.save(&path).map_err(|e| AppError::Screenshot { path: path.clone(), reason: e.to_string() })?;
@@ -318,6 +318,7 @@ impl State {
         self.panel.render = self.renderer.stats();
         self.panel.time = self.pipeline.time();
         self.panel.camera = cam.position;
+        let t_ui = Instant::now();
         let raw = self.egui_state.take_egui_input(&self.window);
         let show = self.show_ui;
         let (mut actions, mut settings) = (ui::UiActions::default(), self.settings);
@@ -341,6 +342,7 @@ impl State {
             self.jump(i);
         }
         let paint = self.egui_ctx.tessellate(std::mem::take(&mut output.shapes), output.pixels_per_point);
+        let ui_ms = t_ui.elapsed().as_secs_f32() * 1000.0;
         // egui's texture changes are drained every frame, drawn or not (an undrained delta is lost).
         for (id, deltas) in std::mem::take(&mut output.textures_delta.set) {
             for delta in &deltas {
@@ -364,7 +366,7 @@ impl State {
         };
         let view = frame.texture.create_view(&wgpu::TextureViewDescriptor::default());
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
-        self.blit.draw(&self.ctx, &mut enc, &self.renderer, &view);
+        self.blit.draw(&self.ctx, &mut enc, &mut self.renderer, &view);
         let screen = egui_wgpu::ScreenDescriptor {
             size_in_pixels: [self.config.width, self.config.height],
             pixels_per_point: output.pixels_per_point,
@@ -387,6 +389,7 @@ impl State {
             self.egui_renderer.render(&mut pass.forget_lifetime(), &paint, &screen);
         }
         self.ctx.queue.submit(extra.into_iter().chain([enc.finish()]));
+        self.renderer.finish_frame(&self.ctx);
         for id in &freed {
             self.egui_renderer.free_texture(id);
         }
@@ -395,10 +398,13 @@ impl State {
         let done = Instant::now();
         self.history.push(FrameTimes {
             frame_ms: dt * 1000.0,
-            step_ms: (t_step - now).as_secs_f32() * 1000.0,
+            stream_ms: report.stream_ms as f32,
+            voxel_ms: report.voxel_ms as f32,
             probes_ms: report.gi_ms as f32,
             upload_ms: (t_upload - t_step).as_secs_f32() * 1000.0,
             encode_ms: (done - t_upload).as_secs_f32() * 1000.0,
+            ui_ms,
+            gpu: self.renderer.gpu_pass_times(),
         });
         self.frames += 1;
         Ok(())

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, VecDeque};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use crate::probes::manager::ProbeStats;
-use crate::render::{DebugView, FrameSettings, GiMode, RenderStats};
+use crate::render::{DebugView, FrameSettings, GiMode, GpuPassTimes, RenderStats};
 use crate::streaming::{ClientStats, RegionId};
 use crate::world::World;
 
@@ -19,14 +19,20 @@ pub const HISTORY: usize = 300;
 pub struct FrameTimes {
     /// Whole frame, wall clock between frames.
     pub frame_ms: f32,
-    /// Pipeline step (stream, voxels, probes) on the render thread.
-    pub step_ms: f32,
-    /// Of which the probe step and its upload list.
+    /// Timeline commits and the streaming client.
+    pub stream_ms: f32,
+    /// Scene changes into the voxel world.
+    pub voxel_ms: f32,
+    /// The probe step and its upload list.
     pub probes_ms: f32,
     /// Uploads (bricks, probes, uniforms).
     pub upload_ms: f32,
-    /// Encoding the passes, egui and presenting.
+    /// Panels, encoding the passes and presenting.
     pub encode_ms: f32,
+    /// Of which the panels (egui layout and tessellation).
+    pub ui_ms: f32,
+    /// GPU time per pass of the latest frame whose timestamps came back (`None` without timestamp queries).
+    pub gpu: Option<GpuPassTimes>,
 }
 
 /// What the panels show, refreshed a few times a second.
@@ -159,22 +165,41 @@ fn controls(
 }
 
 fn timing(ui: &mut egui::Ui, history: &TimingHistory) {
+    let med = |f: fn(&FrameTimes) -> f32| history.median(f);
     ui.label(format!(
-        "median ms: frame {:.1}, step {:.2} (probes {:.2}), upload {:.2}, encode {:.2}",
-        history.median(|t| t.frame_ms),
-        history.median(|t| t.step_ms),
-        history.median(|t| t.probes_ms),
-        history.median(|t| t.upload_ms),
-        history.median(|t| t.encode_ms),
+        "median ms: frame {:.1}; CPU: stream {:.2}, voxel {:.2}, probes {:.2}, upload {:.2}, encode {:.2} \
+         (panels {:.2})",
+        med(|t| t.frame_ms),
+        med(|t| t.stream_ms),
+        med(|t| t.voxel_ms),
+        med(|t| t.probes_ms),
+        med(|t| t.upload_ms),
+        med(|t| t.encode_ms),
+        med(|t| t.ui_ms),
     ));
-    Plot::new("frame times").height(140.0).legend(Legend::default()).show(ui, |plot| {
+    let has_gpu = history.frames.iter().any(|t| t.gpu.is_some());
+    if has_gpu {
+        let pass = |i: usize| history.median(move |t| t.gpu.map_or(0.0, |g| g.named()[i].1 as f32));
+        ui.label(format!(
+            "median GPU ms (timestamp queries): upload {:.2}, gbuffer {:.2}, lighting {:.2}, tonemap {:.2}",
+            pass(0),
+            pass(1),
+            pass(2),
+            pass(3)
+        ));
+    } else {
+        ui.small("GPU pass times: this adapter has no timestamp queries.");
+    }
+    Plot::new("frame times").height(150.0).legend(Legend::default()).show(ui, |plot| {
         plot.line(Line::new("frame", history.series(|t| t.frame_ms)));
-        plot.line(Line::new("step", history.series(|t| t.step_ms)));
+        if has_gpu {
+            plot.line(Line::new("GPU passes", history.series(|t| t.gpu.map_or(0.0, |g| g.total() as f32))));
+        }
+        plot.line(Line::new("stream + voxel", history.series(|t| t.stream_ms + t.voxel_ms)));
         plot.line(Line::new("probes", history.series(|t| t.probes_ms)));
         plot.line(Line::new("upload", history.series(|t| t.upload_ms)));
         plot.line(Line::new("encode", history.series(|t| t.encode_ms)));
     });
-    ui.small("GPU pass times need timestamp queries: not measured yet (frame includes waiting for the GPU).");
 }
 
 fn probes(ui: &mut egui::Ui, data: &PanelData) {

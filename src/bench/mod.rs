@@ -9,7 +9,10 @@
 //! ([`accuracy`]): `irradiance_error` and `flicker` in the report.
 
 pub mod accuracy;
+pub mod baseline;
+pub mod gpu;
 pub mod path;
+pub mod plot;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use std::time::Instant;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::pipeline::{Pipeline, PipelineError, PipelineOptions};
+use crate::pipeline::{FrameReport, Pipeline, PipelineError, PipelineOptions};
 use crate::probes::cache::MemoryCacheStats;
 use crate::probes::disk::DiskStats;
 use crate::probes::manager::{LevelStats, ProbeConfig, ProbeManager, ProbeStats};
@@ -85,15 +88,20 @@ pub enum BenchError {
     /// The pipeline could not start or step.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// The renderer failed (GPU bench).
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
 }
 
-/// Percentiles of the render-thread cost of the probe manager per frame.
+/// Percentiles of a per-frame time, milliseconds (nearest rank).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Millis {
     /// Median.
     pub p50: f64,
     /// 95th percentile.
     pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
     /// Worst frame.
     pub max: f64,
     /// Mean.
@@ -109,7 +117,13 @@ impl Millis {
         let mut v = samples.to_vec();
         v.sort_by(f64::total_cmp);
         let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-        Millis { p50: at(0.5), p95: at(0.95), max: v[v.len() - 1], mean: v.iter().sum::<f64>() / v.len() as f64 }
+        Millis {
+            p50: at(0.5),
+            p95: at(0.95),
+            p99: at(0.99),
+            max: v[v.len() - 1],
+            mean: v.iter().sum::<f64>() / v.len() as f64,
+        }
     }
 }
 
@@ -188,8 +202,24 @@ pub struct PointReport {
     pub reference: Vec3,
 }
 
+/// One frame of the path as the bench's per-frame hook sees it: the pipeline after its step, the frame's
+/// index, what the step did, and the camera (position, yaw, pitch).
+pub(crate) type FrameHook<'a> =
+    dyn FnMut(&Pipeline, u32, &FrameReport, (Vec3, f32, f32)) -> Result<(), BenchError> + 'a;
+
 /// Runs the CPU pipeline.
 pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, BenchError> {
+    run_with(world, opts, crate::pipeline::INTEREST_RADIUS, &mut |_, _, _, _| Ok(()))
+}
+
+/// Runs the pipeline along the path, calling `on_frame` after each frame's step (the GPU bench renders
+/// there), then the accuracy phase.
+pub(crate) fn run_with(
+    world: Arc<World>,
+    opts: &BenchOptions,
+    interest_radius: f32,
+    on_frame: &mut FrameHook<'_>,
+) -> Result<BenchReport, BenchError> {
     let mut pipe = Pipeline::new(
         world.clone(),
         &PipelineOptions {
@@ -197,7 +227,7 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
             cache_dir: opts.cache_dir.clone(),
             disk_cap_bytes: opts.disk_cap_bytes,
             probes: opts.probes.clone(),
-            interest_radius: crate::pipeline::INTEREST_RADIUS,
+            interest_radius,
         },
     )?;
     let mut gi_ms = Vec::with_capacity(opts.frames as usize);
@@ -205,8 +235,9 @@ pub fn run_cpu(world: Arc<World>, opts: &BenchOptions) -> Result<BenchReport, Be
     let mut l0 = Vec::with_capacity(opts.frames as usize);
     let start = Instant::now();
     for f in 0..opts.frames {
-        let (camera, _, _) = opts.path.sample(pipe.time());
-        let frame = pipe.step(camera, true)?;
+        let view = opts.path.sample(pipe.time());
+        let frame = pipe.step(view.0, true)?;
+        on_frame(&pipe, f, &frame, view)?;
         gi_ms.push(frame.gi_ms);
         let fraction = pipe.manager().converged_fraction(0);
         l0.push(fraction);

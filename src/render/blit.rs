@@ -55,7 +55,7 @@ impl Blit {
         &self,
         ctx: &GpuContext,
         enc: &mut wgpu::CommandEncoder,
-        renderer: &Renderer,
+        renderer: &mut Renderer,
         target: &wgpu::TextureView,
     ) {
         let (w, h) = renderer.size();

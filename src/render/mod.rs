@@ -4,6 +4,7 @@
 //! - [`gpu_data`]: every struct WGSL reads, and the generated WGSL prelude.
 //! - [`shaders`]: the WGSL source of each pass.
 //! - [`context`]: the wgpu adapter, device and queue (a real GPU first, lavapipe otherwise).
+//! - [`gpu_timing`]: GPU pass times from timestamp queries.
 //! - [`renderer`]: buffers, pipelines, and a frame as `prepare` (uploads) then `record` (passes).
 //! - [`settings`]: camera, GI mode, debug view.
 //! - [`blit`]: the image onto a window's surface.
@@ -11,10 +12,12 @@ pub mod blit;
 pub mod brick_sync;
 pub mod context;
 pub mod gpu_data;
+pub mod gpu_timing;
 pub mod renderer;
 pub mod settings;
 pub mod shaders;
 
 pub use context::{gpu_required, AdapterSummary, GpuContext, RenderError};
+pub use gpu_timing::GpuPassTimes;
 pub use renderer::{RenderStats, Renderer, UploadBudget};
 pub use settings::{Camera, DebugView, FrameSettings, GiMode};

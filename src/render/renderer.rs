@@ -18,6 +18,7 @@ use super::gpu_data::{
     probe_record, probe_tag, sky_uniform, FrameUniform, GpuLevel, ProbeUploadRecord, MAX_LEVELS, PROBE_WORDS,
     SCATTER_GROUP, SCREEN_GROUP,
 };
+use super::gpu_timing::{GpuPassTimes, GpuTimer};
 use super::settings::{Camera, FrameSettings};
 use super::shaders::Pass;
 use crate::probes::clipmap::LevelTopology;
@@ -226,6 +227,9 @@ pub struct Renderer {
     uniform: FrameUniform,
     budget: UploadBudget,
     stats: RenderStats,
+    timer: GpuTimer,
+    /// A `prepare` opened a timing frame that no `finish_frame` has closed yet.
+    timing_open: bool,
 }
 
 impl Renderer {
@@ -284,6 +288,8 @@ impl Renderer {
             uniform: FrameUniform::default(),
             budget: UploadBudget::default(),
             stats: RenderStats { probe_storage_bytes: probe_bytes, ..Default::default() },
+            timer: GpuTimer::new(device),
+            timing_open: false,
         })
     }
 
@@ -325,6 +331,10 @@ impl Renderer {
         camera: &Camera,
         settings: &FrameSettings,
     ) -> Result<(), RenderError> {
+        if self.timing_open {
+            // A frame that was prepared but never drawn (captures wait for convergence this way).
+            self.timer.end_frame(&ctx.queue);
+        }
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("prepare") });
         let mut retired = Vec::new();
         let written = self.mirror.sync(grid, camera.position, self.budget.brick_bytes, &mut self.writes);
@@ -349,7 +359,7 @@ impl Renderer {
             self.staging[i].reserve(ctx, &mut enc, data.len() as u64 * 2, false, &mut retired)?;
             ctx.queue.write_buffer(&self.staging[i].buffer, 0, bytemuck::cast_slice(&data));
             let bg = self.scatter_group(ctx, &self.staging[i].buffer, &self.voxels[i].buffer);
-            dispatch_scatter(&mut enc, &self.pipelines.scatter, &bg, list.len());
+            dispatch_scatter(&mut enc, &self.timer, &self.pipelines.scatter, &bg, list.len());
         }
         self.records.clear();
         self.records.push(ProbeUploadRecord { index: 0, words: [0; PROBE_WORDS as usize] });
@@ -366,7 +376,7 @@ impl Renderer {
             self.staging[4].reserve(ctx, &mut enc, words, false, &mut retired)?;
             ctx.queue.write_buffer(&self.staging[4].buffer, 0, bytemuck::cast_slice(&self.records));
             let bg = self.scatter_group(ctx, &self.staging[4].buffer, &self.probes);
-            dispatch_scatter(&mut enc, &self.pipelines.probe_scatter, &bg, n_probes);
+            dispatch_scatter(&mut enc, &self.timer, &self.pipelines.probe_scatter, &bg, n_probes);
         }
         // The emissive table changes only when an edit interns a new emission (a new `Arc`).
         if self.emissive_table.as_ref().is_none_or(|t| !std::sync::Arc::ptr_eq(t, &grid.emissive)) {
@@ -380,7 +390,9 @@ impl Renderer {
         }
         self.uniform = self.frame_uniform(grid, levels, camera, settings);
         ctx.queue.write_buffer(&self.frame, 0, bytemuck::bytes_of(&self.uniform));
+        self.timer.resolve(&mut enc);
         ctx.queue.submit([enc.finish()]);
+        self.timing_open = true;
         drop(retired);
         self.stats.bricks_written = written;
         self.stats.brick_bytes = self.writes.bytes();
@@ -447,8 +459,9 @@ impl Renderer {
         }
     }
 
-    /// Records the frame's passes (gbuffer, lighting, tonemap) into `enc`.
-    pub fn record(&self, ctx: &GpuContext, enc: &mut wgpu::CommandEncoder) {
+    /// Records the frame's passes (gbuffer, lighting, tonemap) into `enc`, each timed when the adapter has
+    /// timestamp queries. Call [`Renderer::finish_frame`] once `enc` is submitted.
+    pub fn record(&mut self, ctx: &GpuContext, enc: &mut wgpu::CommandEncoder) {
         let device = &ctx.device;
         let group = |layout: &wgpu::BindGroupLayout, bufs: &[&wgpu::Buffer]| {
             let entries: Vec<wgpu::BindGroupEntry> = bufs
@@ -475,19 +488,51 @@ impl Renderer {
         let tm = group(&p.tonemap_bgl, &[&self.frame, &self.hdr, &self.ldr]);
         let gx = self.width.div_ceil(SCREEN_GROUP);
         let gy = self.height.div_ceil(SCREEN_GROUP);
-        let mut pass =
-            enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("frame"), timestamp_writes: None });
-        pass.set_pipeline(&p.gbuffer);
-        pass.set_bind_group(0, &gb, &[]);
-        pass.set_bind_group(1, &voxels, &[]);
-        pass.set_bind_group(2, &probes, &[]);
-        pass.dispatch_workgroups(gx, gy, 1);
-        pass.set_pipeline(&p.lighting);
-        pass.set_bind_group(0, &li, &[]);
-        pass.dispatch_workgroups(gx, gy, 1);
-        pass.set_pipeline(&p.tonemap);
-        pass.set_bind_group(0, &tm, &[]);
-        pass.dispatch_workgroups(gx, gy, 1);
+        let passes: [(&'static str, &wgpu::ComputePipeline, &wgpu::BindGroup); 3] =
+            [("gbuffer", &p.gbuffer, &gb), ("lighting", &p.lighting, &li), ("tonemap", &p.tonemap, &tm)];
+        for (label, pipeline, group0) in passes {
+            let query = self.timer.begin(label, enc);
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(label),
+                    timestamp_writes: GpuTimer::writes(&query),
+                });
+                pass.set_pipeline(pipeline);
+                pass.set_bind_group(0, group0, &[]);
+                pass.set_bind_group(1, &voxels, &[]);
+                pass.set_bind_group(2, &probes, &[]);
+                pass.dispatch_workgroups(gx, gy, 1);
+            }
+            self.timer.end(enc, query);
+        }
+        self.timer.resolve(enc);
+    }
+
+    /// Closes the frame's GPU timing (after the encoder of [`Renderer::record`] is submitted) and takes the
+    /// pass times of frames the GPU has finished. Never waits.
+    pub fn finish_frame(&mut self, ctx: &GpuContext) {
+        // A non-blocking poll delivers the read-backs of frames the GPU has finished.
+        let _ = ctx.device.poll(wgpu::PollType::Poll);
+        self.timer.end_frame(&ctx.queue);
+        self.timing_open = false;
+    }
+
+    /// The latest frame's GPU pass times that came back (`None` before the first, or without timestamp
+    /// queries).
+    pub fn gpu_pass_times(&self) -> Option<GpuPassTimes> {
+        self.timer.latest()
+    }
+
+    /// The GPU pass times of every frame that came back since the last call, oldest first.
+    pub fn take_gpu_pass_times(&mut self, ctx: &GpuContext) -> Vec<GpuPassTimes> {
+        let _ = ctx.device.poll(wgpu::PollType::Poll);
+        self.timer.poll(&ctx.queue);
+        self.timer.take_finished()
+    }
+
+    /// True when the adapter gives GPU pass times.
+    pub fn gpu_timing_supported(&self) -> bool {
+        self.timer.supported()
     }
 
     /// The LDR image (packed RGBA8, one `u32` per pixel, rows top to bottom), for a window's blit.
@@ -496,16 +541,16 @@ impl Renderer {
     }
 
     /// Renders the frame and reads it back (waits for the GPU: headless use only).
-    pub fn read_image(&self, ctx: &GpuContext) -> Result<image::RgbaImage, RenderError> {
-        let data = self.render_and_read(ctx, &self.ldr)?;
+    pub fn read_image(&mut self, ctx: &GpuContext) -> Result<image::RgbaImage, RenderError> {
+        let data = self.render_and_read(ctx, Readback::Ldr)?;
         image::RgbaImage::from_raw(self.width, self.height, data)
             .ok_or_else(|| RenderError::Readback("image size mismatch".into()))
     }
 
     /// Renders the frame and reads back, per pixel, the primary ray's distance (metres; infinite at the sky)
     /// and the packed material it hit (0 at the sky): what the gbuffer pass saw, for tests against the CPU.
-    pub fn read_gbuffer(&self, ctx: &GpuContext) -> Result<Vec<(f32, u32)>, RenderError> {
-        let data = self.render_and_read(ctx, &self.gbuffer)?;
+    pub fn read_gbuffer(&mut self, ctx: &GpuContext) -> Result<Vec<(f32, u32)>, RenderError> {
+        let data = self.render_and_read(ctx, Readback::Gbuffer)?;
         let words: &[[u32; 4]] = bytemuck::cast_slice(&data);
         Ok(words
             .iter()
@@ -513,14 +558,19 @@ impl Renderer {
             .collect())
     }
 
-    fn render_and_read(&self, ctx: &GpuContext, src: &wgpu::Buffer) -> Result<Vec<u8>, RenderError> {
+    fn render_and_read(&mut self, ctx: &GpuContext, which: Readback) -> Result<Vec<u8>, RenderError> {
+        let src = match which {
+            Readback::Ldr => self.ldr.clone(),
+            Readback::Gbuffer => self.gbuffer.clone(),
+        };
         let bytes = src.size();
         let readback =
             buffer(&ctx.device, "readback", bytes, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
         self.record(ctx, &mut enc);
-        enc.copy_buffer_to_buffer(src, 0, &readback, 0, bytes);
+        enc.copy_buffer_to_buffer(&src, 0, &readback, 0, bytes);
         ctx.queue.submit([enc.finish()]);
+        self.finish_frame(ctx);
         let slice = readback.slice(..);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -539,11 +589,12 @@ impl Renderer {
     }
 
     /// Renders the frame and waits for it (timing runs); returns the wall milliseconds from submit to done.
-    pub fn render_and_wait(&self, ctx: &GpuContext) -> Result<f64, RenderError> {
+    pub fn render_and_wait(&mut self, ctx: &GpuContext) -> Result<f64, RenderError> {
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
         self.record(ctx, &mut enc);
         let t = std::time::Instant::now();
         ctx.queue.submit([enc.finish()]);
+        self.finish_frame(ctx);
         ctx.wait()?;
         Ok(t.elapsed().as_secs_f64() * 1000.0)
     }
@@ -564,15 +615,34 @@ pub fn world_exposure(lights: &crate::world::Lights) -> f32 {
     }
 }
 
-fn dispatch_scatter(enc: &mut wgpu::CommandEncoder, pipeline: &wgpu::ComputePipeline, bg: &wgpu::BindGroup, n: usize) {
+/// Which screen buffer a headless frame reads back.
+#[derive(Clone, Copy)]
+enum Readback {
+    Ldr,
+    Gbuffer,
+}
+
+fn dispatch_scatter(
+    enc: &mut wgpu::CommandEncoder,
+    timer: &GpuTimer,
+    pipeline: &wgpu::ComputePipeline,
+    bg: &wgpu::BindGroup,
+    n: usize,
+) {
     let groups = (n as u32).div_ceil(SCATTER_GROUP);
     let gx = groups.min(65_535);
     let gy = groups.div_ceil(gx);
-    let mut pass =
-        enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("scatter"), timestamp_writes: None });
-    pass.set_pipeline(pipeline);
-    pass.set_bind_group(0, bg, &[]);
-    pass.dispatch_workgroups(gx, gy, 1);
+    let query = timer.begin("upload", enc);
+    {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("scatter"),
+            timestamp_writes: GpuTimer::writes(&query),
+        });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, bg, &[]);
+        pass.dispatch_workgroups(gx, gy, 1);
+    }
+    timer.end(enc, query);
 }
 
 /// Checks an image size against the adapter's limits.
