@@ -144,11 +144,19 @@ struct LevelWeights {
 }
 
 // Which levels light `p` and how much (the twin of `clipmap::level_weights`).
+// True when the lighting pass reads level `i` (the viewer can turn levels off).
+fn level_on(i: u32) -> bool {
+    return frame.levels[i].spacing.z > 0.5;
+}
+
 fn level_weights(p: vec3<f32>) -> LevelWeights {
     let band = max(frame.params.w, 1e-3);
     let count = u32(frame.grid_dims.w);
     var out = LevelWeights(0u, 0.0, 0u, 0.0);
     for (var i = 0u; i < count; i++) {
+        if !level_on(i) {
+            continue;
+        }
         let d = inner_distance(i, p);
         if d < 0.0 {
             continue;
@@ -157,9 +165,14 @@ fn level_weights(p: vec3<f32>) -> LevelWeights {
         out.i0 = i;
         out.w0 = w;
         out.i1 = i;
-        if w < 1.0 && i + 1u < count {
-            out.i1 = i + 1u;
-            out.w1 = 1.0 - w;
+        if w < 1.0 {
+            for (var j = i + 1u; j < count; j++) {
+                if level_on(j) {
+                    out.i1 = j;
+                    out.w1 = 1.0 - w;
+                    break;
+                }
+            }
         }
         return out;
     }

@@ -81,6 +81,12 @@ struct ViewArgs {
     /// Where screenshots go (F12, and at --exit-after-frames); default lumon-<frame>.png.
     #[arg(long)]
     screenshot: Option<PathBuf>,
+    /// Play this camera path file from the start (P replays it; moving stops it).
+    #[arg(long)]
+    path: Option<PathBuf>,
+    /// Where a camera path recorded with R goes; default lumon-path-<pid>-<n>.json.
+    #[arg(long)]
+    record_to: Option<PathBuf>,
 }
 
 impl Default for ViewArgs {
@@ -94,6 +100,8 @@ impl Default for ViewArgs {
             vsync: "on".into(),
             exit_after_frames: None,
             screenshot: None,
+            path: None,
+            record_to: None,
         }
     }
 }
@@ -312,6 +320,9 @@ fn view(a: ViewArgs) -> Result<()> {
         vsync,
         exit_after_frames: a.exit_after_frames,
         screenshot: a.screenshot,
+        path: a.path.as_deref().map(CameraPath::load).transpose()?,
+        record_to: a.record_to,
+        inject: Vec::new(),
     };
     lumon::app::run(opts)?;
     Ok(())

@@ -9,7 +9,7 @@
 //! finishes in [`LIVE_FRAMES_IN_FLIGHT`] frames (measured as a moving average), so no backlog builds up when
 //! tracing falls behind; probes over the cap stay queued, so no requested update is lost.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,7 +22,8 @@ use crate::probes::gpu::GPU_PROBE_BYTES;
 use crate::probes::manager::{ProbeConfig, ProbeManager, ProbeUpload, StepReport};
 use crate::probes::tracer::TraceError;
 use crate::streaming::{
-    ClientConfig, ClientStats, RegionId, ServerConfig, SimClock, StreamError, StreamServer, StreamingClient,
+    ChangeCause, ClientConfig, ClientStats, Cursor, RegionGrid, RegionId, ServerConfig, SimClock, StreamError,
+    StreamServer, StreamingClient,
 };
 use crate::voxel::{VoxelGrid, VoxelStats, VoxelWorld};
 use crate::world::World;
@@ -103,11 +104,18 @@ pub struct Pipeline {
     next_event: usize,
     frame: u64,
     timeline_running: bool,
+    /// Simulated time is `origin_time + (frame - origin_frame) / FPS * speed`.
+    origin_time: f32,
+    origin_frame: u64,
+    speed: f32,
     uploads: Vec<ProbeUpload>,
     upload_bytes: u64,
-    global_budget: u32,
     /// Moving average of trace results applied per frame (live mode's in-flight cap).
     applied_per_frame: f32,
+    regions: RegionGrid,
+    interest_radius: f32,
+    /// Simulated time of the latest world edit seen in each region (the viewer's region map).
+    edited_at: BTreeMap<RegionId, f32>,
 }
 
 impl Pipeline {
@@ -135,7 +143,6 @@ impl Pipeline {
         let manager = ProbeManager::new(opts.probes.clone(), opts.threads, disk)?;
         let grid = voxels.snapshot();
         Ok(Pipeline {
-            world,
             server,
             client,
             voxels,
@@ -144,16 +151,52 @@ impl Pipeline {
             next_event: 0,
             frame: 0,
             timeline_running: true,
+            origin_time: 0.0,
+            origin_frame: 0,
+            speed: 1.0,
             uploads: Vec::new(),
             upload_bytes: 0,
-            global_budget: opts.probes.global_budget,
             applied_per_frame: 0.0,
+            regions: world.grid(),
+            interest_radius: opts.interest_radius,
+            edited_at: BTreeMap::new(),
+            world,
         })
     }
 
-    /// Simulated seconds since the start (frames / [`FPS`]).
+    /// Simulated seconds since the start: frames / [`FPS`] at speed 1 (as headless runs have it).
     pub fn time(&self) -> f32 {
-        self.frame as f32 / FPS
+        self.origin_time + (self.frame - self.origin_frame) as f32 / FPS * self.speed
+    }
+
+    /// Timeline speed: simulated seconds per frame times [`FPS`] (1: real time at 60 Hz; 0: the clock
+    /// stands still). Clamped to 0..=64.
+    pub fn set_speed(&mut self, speed: f32) {
+        self.origin_time = self.time();
+        self.origin_frame = self.frame;
+        self.speed = if speed.is_finite() { speed.clamp(0.0, 64.0) } else { 1.0 };
+    }
+
+    /// The timeline speed.
+    pub fn speed(&self) -> f32 {
+        self.speed
+    }
+
+    /// Jumps forward to simulated time `t`: every event due by then is committed at the next step. Returns
+    /// false (and does nothing) when `t` is before now: the world cannot run backwards, so a front end that
+    /// seeks back starts a new pipeline and seeks it forward.
+    pub fn seek(&mut self, t: f32) -> bool {
+        if !t.is_finite() || t < self.time() || f64::from(t) > crate::streaming::clock::MAX_SIM_SECONDS {
+            return false;
+        }
+        self.origin_time = t;
+        self.origin_frame = self.frame;
+        true
+    }
+
+    /// Time of the world's last timeline event, seconds (0 without events).
+    pub fn timeline_end(&self) -> f32 {
+        self.world.timeline.last().map_or(0.0, |e| e.t as f32)
     }
 
     /// Frames stepped.
@@ -180,13 +223,20 @@ impl Pipeline {
         if self.frame.is_multiple_of(PULL_EVERY_FRAMES) {
             changes.extend(self.client.pull(&self.server)?);
         }
+        let now = self.time();
+        for c in changes.iter().filter(|c| c.cause == ChangeCause::Edited) {
+            let b = c.dirty_box();
+            if let Some(r) = self.regions.region_of((b.min + b.max) * 0.5) {
+                self.edited_at.insert(r, now);
+            }
+        }
         let t_voxel = Instant::now();
         let loaded: BTreeSet<RegionId> = self.client.regions().clone();
         let edit = self.voxels.apply(&changes, &loaded);
         self.grid = self.voxels.snapshot();
         let t0 = Instant::now();
         let cap = (!lockstep).then(|| {
-            let floor = (self.global_budget / 4).max(16) as f32;
+            let floor = (self.manager.config().global_budget / 4).max(16) as f32;
             (self.applied_per_frame * LIVE_FRAMES_IN_FLIGHT).max(floor) as usize
         });
         self.manager.set_in_flight_cap(cap);
@@ -241,6 +291,26 @@ impl Pipeline {
     /// The regions the streaming client holds.
     pub fn regions(&self) -> &BTreeSet<RegionId> {
         self.client.regions()
+    }
+
+    /// The streaming client's cursor (`None` before the first snapshot).
+    pub fn cursor(&self) -> Option<Cursor> {
+        self.client.cursor()
+    }
+
+    /// The world's region grid.
+    pub fn region_grid(&self) -> &RegionGrid {
+        &self.regions
+    }
+
+    /// Regions within this distance of the camera are streamed in, metres.
+    pub fn interest_radius(&self) -> f32 {
+        self.interest_radius
+    }
+
+    /// Simulated time of the latest world edit seen in each region.
+    pub fn edited_at(&self) -> &BTreeMap<RegionId, f32> {
+        &self.edited_at
     }
 
     /// The streaming client's counters.

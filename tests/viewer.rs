@@ -57,3 +57,76 @@ fn the_viewer_opens_a_window_and_draws_the_world() {
     assert!(red > n / 50 && green > n / 50, "red {red} and green {green} of {n} pixels");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs the viewer in this process with injected window events: a zero size (minimised), a resize back, and
+/// a lost surface. Under `xvfb-run` the test re-runs itself as a child with a display.
+#[test]
+fn the_loop_survives_zero_size_resizes_and_a_lost_surface() {
+    const CHILD: &str = "LUMON_VIEWER_EVENTS_CHILD";
+    if std::env::var(CHILD).is_err() {
+        let have_xvfb = Command::new("xvfb-run").arg("--help").output().is_ok();
+        if !have_xvfb {
+            assert!(std::env::var("LUMON_REQUIRE_GPU").ok().as_deref() != Some("1"), "xvfb-run is required in CI");
+            eprintln!("skipping: no xvfb-run");
+            return;
+        }
+        let out = Command::new("xvfb-run")
+            .args(["-a", "-s", "-screen 0 640x480x24"])
+            .arg(std::env::current_exe().expect("test binary"))
+            .args(["--exact", "the_loop_survives_zero_size_resizes_and_a_lost_surface", "--nocapture"])
+            .env(CHILD, "1")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .expect("run xvfb-run");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "child failed: {text}");
+        assert!(text.contains("1 passed"), "the child ran the test: {text}");
+        return;
+    }
+    use lumon::app::{Injected, ViewerOptions};
+    use lumon::pipeline::{view_radius, PipelineOptions};
+    use lumon::probes::manager::ProbeConfig;
+    use lumon::render::{Camera, FrameSettings};
+    use std::sync::Arc;
+    let world = Arc::new(lumon::world::load_world(&lumon::world::resolve_world("cornell").unwrap()).unwrap());
+    let b = world.main_bookmark();
+    let shot = std::env::temp_dir().join(format!("lumon-events-{}.png", std::process::id()));
+    let opts = ViewerOptions {
+        camera: Camera::new(b.position, b.yaw, b.pitch),
+        settings: FrameSettings::default(),
+        pipeline: PipelineOptions {
+            threads: 1,
+            cache_dir: None,
+            disk_cap_bytes: 0,
+            probes: ProbeConfig { base_spacing: world.probe_spacing, ..ProbeConfig::default() },
+            interest_radius: view_radius(&world),
+        },
+        world,
+        vsync: false,
+        exit_after_frames: Some(40),
+        screenshot: Some(shot.clone()),
+        path: None,
+        record_to: None,
+        inject: vec![
+            (3, Injected::Resize(0, 0)),
+            (6, Injected::Resize(320, 200)),
+            (9, Injected::SurfaceLost),
+            (10, Injected::SurfaceLost),
+            (12, Injected::Resize(0, 0)),
+            (14, Injected::Resize(400, 300)),
+        ],
+    };
+    match lumon::app::run(opts) {
+        Ok(()) => {}
+        Err(e) if e.to_string().contains("no GPU adapter") && std::env::var("LUMON_REQUIRE_GPU").is_err() => {
+            eprintln!("skipping: {e}");
+            return;
+        }
+        Err(e) => panic!("the loop failed: {e}"),
+    }
+    let img = image::open(&shot).expect("screenshot").to_rgb8();
+    let _ = std::fs::remove_file(&shot);
+    assert_eq!((img.width(), img.height()), (400, 300), "the renderer follows the last resize");
+    let lit = img.pixels().filter(|p| p.0.iter().any(|c| *c > 30)).count();
+    assert!(lit > (400 * 300) / 4, "the image is drawn, {lit} lit pixels");
+}

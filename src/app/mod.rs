@@ -4,7 +4,9 @@
 //!
 //! Keys: W/A/S/D move, Q/E down and up, shift boosts, the right mouse button held turns, the wheel changes the
 //! speed; G cycles GI modes, V debug views; 1-9 jump to the world's bookmarks (in name order); space pauses or
-//! resumes the timeline; Tab hides or shows the panels; F12 saves a screenshot; Esc quits.
+//! resumes the timeline; R starts and stops recording the camera path (a file `bench --path` and
+//! `view --path` play back); P plays or stops the loaded path; Tab hides or shows the panels; F12 saves a
+//! screenshot; Esc quits.
 
 pub mod fly;
 pub mod ui;
@@ -20,12 +22,13 @@ use winit::event_loop::{ActiveEventLoop, EventLoop};
 use winit::keyboard::{KeyCode, PhysicalKey};
 use winit::window::{Window, WindowId};
 
+use crate::bench::path::{CameraPath, PathRecorder};
 use crate::pipeline::{Pipeline, PipelineError, PipelineOptions};
 use crate::render::blit::Blit;
 use crate::render::{Camera, DebugView, FrameSettings, GiMode, GpuContext, RenderError, Renderer};
 use crate::world::World;
 use fly::{FlyCamera, Held};
-use ui::{FrameTimes, PanelData, TimingHistory};
+use ui::{FrameTimes, PanelData, TimingHistory, Tuning, UiState};
 
 /// Why the viewer could not run.
 #[derive(Debug, Error)]
@@ -69,6 +72,22 @@ pub struct ViewerOptions {
     pub exit_after_frames: Option<u64>,
     /// Where the F12 screenshot (and the one at `exit_after_frames`) goes; default `lumon-<frame>.png`.
     pub screenshot: Option<PathBuf>,
+    /// A camera path played from the start (P replays it; moving the camera stops it).
+    pub path: Option<CameraPath>,
+    /// Where a recorded camera path (R) goes; default `lumon-path-<n>.json`.
+    pub record_to: Option<PathBuf>,
+    /// Window events injected before the given redraw (counted from 1): tests of the loop's resilience.
+    pub inject: Vec<(u64, Injected)>,
+}
+
+/// A window-system event a test injects into the loop, handled by the same code as the real one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Injected {
+    /// 0 x 0: the window reports a zero size (minimised). Otherwise the window is asked for this size and
+    /// the window system's answer arrives as a real resize.
+    Resize(u32, u32),
+    /// The surface reported itself lost at the next frame.
+    SurfaceLost,
 }
 
 struct State {
@@ -84,7 +103,24 @@ struct State {
     settings: FrameSettings,
     last: Instant,
     frames: u64,
-    timeline_running: bool,
+    /// Redraw requests handled (drawn or not).
+    ticks: u64,
+    /// The window is minimised (last resize was to zero): nothing is drawn.
+    minimised: bool,
+    /// The next frame behaves as if the surface were lost (injected).
+    force_lost: bool,
+    /// Timeline speed before the pause.
+    resume_speed: f32,
+    pipeline_opts: PipelineOptions,
+    ui_state: UiState,
+    path: Option<CameraPath>,
+    playback: Option<Instant>,
+    recorder: Option<(PathRecorder, Instant)>,
+    recorded: u32,
+    record_to: Option<PathBuf>,
+    message: String,
+    pending_seek: Option<f32>,
+    pending_world: Option<String>,
     egui_ctx: egui::Context,
     egui_state: egui_winit::State,
     egui_renderer: egui_wgpu::Renderer,
@@ -103,13 +139,30 @@ struct App {
 
 /// Opens the window and runs until it is closed (or `exit_after_frames`).
 pub fn run(opts: ViewerOptions) -> Result<(), AppError> {
-    let event_loop = EventLoop::new().map_err(|e| AppError::NoDisplay(e.to_string()))?;
+    let mut builder = EventLoop::builder();
+    // Any thread, so tests can drive the loop from the test harness's threads (the binary runs it on main).
+    #[cfg(all(unix, not(target_os = "macos"), not(target_os = "android")))]
+    {
+        use winit::platform::wayland::EventLoopBuilderExtWayland;
+        use winit::platform::x11::EventLoopBuilderExtX11;
+        EventLoopBuilderExtX11::with_any_thread(&mut builder, true);
+        EventLoopBuilderExtWayland::with_any_thread(&mut builder, true);
+    }
+    let event_loop = builder.build().map_err(|e| AppError::NoDisplay(e.to_string()))?;
     let mut app = App { opts, state: None, error: None };
     event_loop.run_app(&mut app).map_err(|e| AppError::NoDisplay(e.to_string()))?;
     match app.error {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// False on CPU adapters: once a context has drawn with render passes (the blit and the panels), lavapipe
+/// returns timestamps around compute passes that miss the passes' work (0.1 ms for a 600 ms frame, measured
+/// here), so the viewer shows no pass times there rather than wrong ones; `lumon bench`, which draws no render
+/// passes, times lavapipe's passes correctly.
+fn timing_trusted(ctx: &GpuContext) -> bool {
+    ctx.summary.device_type != "Cpu"
 }
 
 fn cycle<T: Copy + PartialEq>(all: &[T], now: T) -> T {
@@ -140,7 +193,8 @@ impl App {
         config.present_mode =
             if self.opts.vsync { wgpu::PresentMode::AutoVsync } else { wgpu::PresentMode::AutoNoVsync };
         surface.configure(&ctx.device, &config);
-        let renderer = Renderer::new(&ctx, w, h, &self.opts.pipeline.probes)?;
+        let mut renderer = Renderer::new(&ctx, w, h, &self.opts.pipeline.probes)?;
+        renderer.set_gpu_timing(timing_trusted(&ctx));
         let blit = Blit::new(&ctx, config.format);
         let pipeline = Pipeline::new(self.opts.world.clone(), &self.opts.pipeline)?;
         let speed = (3.0 * self.opts.world.probe_spacing).max(2.0);
@@ -167,7 +221,20 @@ impl App {
             settings: self.opts.settings,
             last: Instant::now(),
             frames: 0,
-            timeline_running: true,
+            ticks: 0,
+            minimised: false,
+            force_lost: false,
+            resume_speed: 1.0,
+            pipeline_opts: self.opts.pipeline.clone(),
+            ui_state: UiState::default(),
+            playback: self.opts.path.as_ref().map(|_| Instant::now()),
+            path: self.opts.path.clone(),
+            recorder: None,
+            recorded: 0,
+            record_to: self.opts.record_to.clone(),
+            message: String::new(),
+            pending_seek: None,
+            pending_world: None,
             egui_ctx,
             egui_state,
             egui_renderer,
@@ -202,8 +269,9 @@ impl State {
     }
 
     fn resize(&mut self, w: u32, h: u32) -> Result<(), AppError> {
-        if w == 0 || h == 0 {
-            return Ok(()); // minimised: keep the old size, draw nothing
+        self.minimised = w == 0 || h == 0;
+        if self.minimised {
+            return Ok(()); // keep the old size, draw nothing until the window comes back
         }
         self.config.width = w;
         self.config.height = h;
@@ -247,6 +315,8 @@ impl State {
                 self.update_title();
             }
             KeyCode::Space => self.toggle_timeline(),
+            KeyCode::KeyR => self.toggle_record(),
+            KeyCode::KeyP => self.toggle_playback(),
             KeyCode::Tab => self.show_ui = !self.show_ui,
             KeyCode::F12 => {
                 self.screenshot(shot)?;
@@ -275,8 +345,115 @@ impl State {
     }
 
     fn toggle_timeline(&mut self) {
-        self.timeline_running = !self.timeline_running;
-        self.pipeline.set_timeline_running(self.timeline_running);
+        if self.pipeline.speed() > 0.0 {
+            self.resume_speed = self.pipeline.speed();
+            self.pipeline.set_speed(0.0);
+        } else {
+            self.pipeline.set_speed(self.resume_speed.max(0.05));
+        }
+    }
+
+    /// Jumps to simulated time `t`; back in time the stream and the probes start again (the world cannot
+    /// run backwards), forward the due events are committed at once.
+    fn seek(&mut self, t: f32) -> Result<(), AppError> {
+        if !self.pipeline.seek(t) {
+            self.restart(self.pipeline.world().clone())?;
+            self.pipeline.seek(t);
+        }
+        self.message = format!("jumped to t = {t:.1} s");
+        Ok(())
+    }
+
+    /// A fresh pipeline and renderer for `world`, keeping the timeline speed.
+    fn restart(&mut self, world: Arc<World>) -> Result<(), AppError> {
+        let speed = self.pipeline.speed();
+        self.pipeline_opts.probes.base_spacing = world.probe_spacing;
+        self.pipeline_opts.interest_radius = crate::pipeline::view_radius(&world);
+        let tuning = self.pipeline.manager().config().clone();
+        let (w, h) = self.renderer.size();
+        self.pipeline = Pipeline::new(world, &self.pipeline_opts)?;
+        self.pipeline.manager_mut().set_tuning(tuning.base_budget, tuning.global_budget, tuning.blend.hysteresis);
+        self.pipeline.set_speed(speed);
+        self.renderer = Renderer::new(&self.ctx, w, h, &self.pipeline_opts.probes)?;
+        self.renderer.set_gpu_timing(timing_trusted(&self.ctx));
+        Ok(())
+    }
+
+    /// Opens a sample world at its main bookmark (a failure is shown in the panel; the old world stays).
+    fn open_world(&mut self, name: &str) -> Result<(), AppError> {
+        let loaded = crate::world::resolve_world(name).and_then(|p| crate::world::load_world(&p));
+        match loaded {
+            Ok(world) => {
+                let b = world.main_bookmark();
+                self.restart(Arc::new(world))?;
+                self.fly.camera = Camera { position: b.position, yaw: b.yaw, pitch: b.pitch, ..self.fly.camera };
+                self.fly.speed = (3.0 * self.pipeline.world().probe_spacing).max(2.0);
+                self.playback = None;
+                self.message = format!("opened {name}");
+                self.update_title();
+            }
+            Err(e) => self.message = format!("cannot open {name}: {e}"),
+        }
+        Ok(())
+    }
+
+    fn toggle_record(&mut self) {
+        match self.recorder.take() {
+            None => {
+                self.recorder = Some((PathRecorder::default(), Instant::now()));
+                self.message = "recording the camera path (R stops)".into();
+            }
+            Some((rec, _)) => {
+                self.recorded += 1;
+                let file = self.record_to.clone().unwrap_or_else(|| {
+                    PathBuf::from(format!("lumon-path-{}-{}.json", std::process::id(), self.recorded))
+                });
+                self.message = match rec.finish(&self.pipeline.world().name) {
+                    None => "nothing recorded".into(),
+                    Some(path) => match path.save(&file) {
+                        Ok(()) => {
+                            let n = path.keyframes().len();
+                            let msg = format!(
+                                "saved {n} keyframes ({:.1} s) to {}: play with `lumon view --path` or time with \
+                                 `lumon bench --path`",
+                                path.duration(),
+                                file.display()
+                            );
+                            log::info!("{msg}");
+                            self.path = Some(path);
+                            msg
+                        }
+                        Err(e) => format!("{e}"),
+                    },
+                };
+            }
+        }
+    }
+
+    fn toggle_playback(&mut self) {
+        if self.playback.take().is_none() && self.path.is_some() {
+            self.playback = Some(Instant::now());
+        }
+    }
+
+    /// Moves the camera along the playing path, or records it; user movement stops a playback.
+    fn drive_camera(&mut self, now: Instant) {
+        if let (Some(start), Some(path)) = (self.playback, &self.path) {
+            let h = &self.held;
+            let moving = h.forward || h.back || h.left || h.right || h.up || h.down || h.look;
+            let t = (now - start).as_secs_f32();
+            if moving || t > path.duration() {
+                self.playback = None;
+            } else {
+                let first = path.keyframes().first().map_or(0.0, |k| k.t);
+                let (p, yaw, pitch) = path.sample(first + t);
+                self.fly.camera = Camera { position: p, yaw, pitch, ..self.fly.camera };
+            }
+        }
+        if let Some((rec, start)) = &mut self.recorder {
+            let c = self.fly.camera;
+            rec.push((now - *start).as_secs_f32(), c.position, c.yaw, c.pitch);
+        }
     }
 
     /// Jumps to the `i`-th bookmark in name order.
@@ -299,15 +476,33 @@ impl State {
         self.panel.probes = probes;
         self.panel.stream = self.pipeline.stream_stats().clone();
         self.panel.regions = self.pipeline.regions().clone();
+        let radius = self.pipeline.interest_radius();
+        let cam = glam::Vec2::new(self.fly.camera.position.x, self.fly.camera.position.z);
+        self.panel.interest =
+            self.pipeline.region_grid().regions_within(cam, radius).into_iter().map(|(_, r)| r).collect();
+        self.panel.interest_radius = radius;
+        self.panel.edited_at = self.pipeline.edited_at().clone();
+        self.panel.cursor = self.pipeline.cursor().map(|c| c.to_string());
+        self.panel.timeline_end = self.pipeline.timeline_end();
+        let c = self.pipeline.manager().config();
+        self.panel.tuning =
+            Tuning { base_budget: c.base_budget, global_budget: c.global_budget, hysteresis: c.blend.hysteresis };
         self.refreshed = now;
     }
 
     /// One frame: camera, the live pipeline step, uploads, passes, panels, present. Never waits for workers.
     fn frame(&mut self) -> Result<(), AppError> {
+        if let Some(name) = self.pending_world.take() {
+            self.open_world(&name)?;
+        }
+        if let Some(t) = self.pending_seek.take() {
+            self.seek(t)?;
+        }
         let now = Instant::now();
         let dt = (now - self.last).as_secs_f32();
         self.last = now;
         self.fly.update(&self.held, dt);
+        self.drive_camera(now);
         let cam = self.fly.camera;
         let report = self.pipeline.step(cam.position, false)?;
         let t_step = Instant::now();
@@ -318,14 +513,24 @@ impl State {
         self.panel.render = self.renderer.stats();
         self.panel.time = self.pipeline.time();
         self.panel.camera = cam.position;
+        self.panel.speed = self.pipeline.speed();
+        self.panel.recording = self.recorder.as_ref().map(|(r, _)| r.len());
+        self.panel.has_path = self.path.is_some();
+        self.panel.playing = match (self.playback, &self.path) {
+            (Some(start), Some(p)) => Some(((now - start).as_secs_f32(), p.duration())),
+            _ => None,
+        };
+        self.panel.message.clone_from(&self.message);
         let t_ui = Instant::now();
         let raw = self.egui_state.take_egui_input(&self.window);
         let show = self.show_ui;
         let (mut actions, mut settings) = (ui::UiActions::default(), self.settings);
         let world = self.pipeline.world().clone();
+        let ui_state = &mut self.ui_state;
+        let (panel, history) = (&self.panel, &self.history);
         let output = self.egui_ctx.run_ui(raw, |root| {
             if show {
-                actions = ui::panels(root, &world, &self.panel, &self.history, &mut settings, self.timeline_running);
+                actions = ui::panels(root, &world, panel, history, &mut settings, ui_state);
             }
         });
         let mut output = output;
@@ -341,6 +546,21 @@ impl State {
         if let Some(i) = actions.bookmark {
             self.jump(i);
         }
+        if let Some(v) = actions.speed {
+            self.pipeline.set_speed(v);
+        }
+        if let Some(t) = actions.tuning {
+            self.pipeline.manager_mut().set_tuning(t.base_budget, t.global_budget, t.hysteresis);
+        }
+        if actions.toggle_record {
+            self.toggle_record();
+        }
+        if actions.toggle_playback {
+            self.toggle_playback();
+        }
+        // Applied at the start of the next frame: they replace the pipeline and renderer this frame drew with.
+        self.pending_seek = actions.seek.or(self.pending_seek);
+        self.pending_world = actions.world.or(self.pending_world.take());
         let paint = self.egui_ctx.tessellate(std::mem::take(&mut output.shapes), output.pixels_per_point);
         let ui_ms = t_ui.elapsed().as_secs_f32() * 1000.0;
         // egui's texture changes are drained every frame, drawn or not (an undrained delta is lost).
@@ -350,9 +570,15 @@ impl State {
             }
         }
         let freed = std::mem::take(&mut output.textures_delta.free);
-        let frame = match self.surface.get_current_texture() {
+        let status = if std::mem::take(&mut self.force_lost) {
+            wgpu::CurrentSurfaceTexture::Lost
+        } else {
+            self.surface.get_current_texture()
+        };
+        let frame = match status {
             wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => Some(t),
             wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
+                log::info!("surface lost or outdated: reconfigured");
                 self.surface.configure(&self.ctx.device, &self.config);
                 None
             }
@@ -366,7 +592,8 @@ impl State {
         };
         let view = frame.texture.create_view(&wgpu::TextureViewDescriptor::default());
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
-        self.blit.draw(&self.ctx, &mut enc, &mut self.renderer, &view);
+        self.renderer.record(&self.ctx, &mut enc);
+        self.blit.draw(&self.ctx, &mut enc, &self.renderer, &view);
         let screen = egui_wgpu::ScreenDescriptor {
             size_in_pixels: [self.config.width, self.config.height],
             pixels_per_point: output.pixels_per_point,
@@ -455,8 +682,29 @@ impl ApplicationHandler for App {
                 Ok(())
             }
             WindowEvent::RedrawRequested => {
+                state.ticks += 1;
+                let injected: Vec<Injected> =
+                    self.opts.inject.iter().filter(|(at, _)| *at == state.ticks).map(|(_, e)| *e).collect();
+                let mut result = Ok(());
+                for e in injected {
+                    result = result.and_then(|()| match e {
+                        Injected::Resize(0, _) | Injected::Resize(_, 0) => state.resize(0, 0),
+                        Injected::Resize(w, h) => {
+                            match state.window.request_inner_size(winit::dpi::PhysicalSize::new(w, h)) {
+                                Some(size) => state.resize(size.width, size.height),
+                                None => Ok(()),
+                            }
+                        }
+                        Injected::SurfaceLost => {
+                            state.force_lost = true;
+                            Ok(())
+                        }
+                    });
+                }
                 let size = state.window.inner_size();
-                if size.width == 0 || size.height == 0 {
+                if result.is_err() {
+                    result
+                } else if state.minimised || size.width == 0 || size.height == 0 {
                     Ok(())
                 } else {
                     state.frame().and_then(|()| match exit_after {

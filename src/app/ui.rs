@@ -1,8 +1,8 @@
 //! The viewer's egui panels. They only read plain stats structs (probe manager, streaming client, renderer),
 //! refreshed four times a second rather than every frame, and the frame-time history kept here; the controls
-//! write the frame settings and the timeline switch.
+//! write the frame settings and return [`UiActions`] (timeline, budgets, world, camera path) for the app.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
@@ -54,15 +54,67 @@ pub struct PanelData {
     pub time: f32,
     /// Camera position.
     pub camera: glam::Vec3,
+    /// The streaming client's cursor.
+    pub cursor: Option<String>,
+    /// Regions within the interest radius of the camera.
+    pub interest: BTreeSet<RegionId>,
+    /// The interest radius, metres.
+    pub interest_radius: f32,
+    /// Simulated time of the latest edit seen per region.
+    pub edited_at: BTreeMap<RegionId, f32>,
+    /// Timeline speed (0: paused).
+    pub speed: f32,
+    /// Time of the world's last timeline event, seconds.
+    pub timeline_end: f32,
+    /// Probe budgets and hysteresis in use.
+    pub tuning: Tuning,
+    /// Keyframes recorded so far, while recording a camera path.
+    pub recording: Option<usize>,
+    /// Seconds played and the path's length, while playing a camera path.
+    pub playing: Option<(f32, f32)>,
+    /// A camera path is loaded (`--path`) and can be played.
+    pub has_path: bool,
+    /// The latest message for the user (a saved file, a failed world load).
+    pub message: String,
+}
+
+/// The probe manager's runtime controls.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Tuning {
+    /// Level 0's probe updates per frame (level `L` gets this `>> L`).
+    pub base_budget: u32,
+    /// Probe updates per frame over all levels.
+    pub global_budget: u32,
+    /// The blend's hysteresis.
+    pub hysteresis: f32,
+}
+
+/// Panel state that lives across frames.
+#[derive(Clone, Debug, Default)]
+pub struct UiState {
+    /// The time the seek slider points at, seconds.
+    pub seek_to: f32,
 }
 
 /// What the controls changed this frame.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct UiActions {
     /// Toggle the timeline.
     pub toggle_timeline: bool,
     /// Jump to a bookmark (index in name order).
     pub bookmark: Option<usize>,
+    /// New timeline speed.
+    pub speed: Option<f32>,
+    /// Jump to this simulated time, seconds.
+    pub seek: Option<f32>,
+    /// New probe budgets and hysteresis.
+    pub tuning: Option<Tuning>,
+    /// Open this sample world.
+    pub world: Option<String>,
+    /// Start or stop recording the camera path.
+    pub toggle_record: bool,
+    /// Start or stop playing the loaded camera path.
+    pub toggle_playback: bool,
 }
 
 /// Frame-time history.
@@ -106,7 +158,7 @@ pub fn panels(
     data: &PanelData,
     history: &TimingHistory,
     settings: &mut FrameSettings,
-    timeline_running: bool,
+    state: &mut UiState,
 ) -> UiActions {
     let mut actions = UiActions::default();
     egui::Panel::left("lumon").default_size(340.0).show(root, |ui| {
@@ -116,8 +168,14 @@ pub fn panels(
                 "t = {:.1} s, camera ({:.1}, {:.1}, {:.1}); Tab hides this panel",
                 data.time, data.camera.x, data.camera.y, data.camera.z
             ));
+            if !data.message.is_empty() {
+                ui.colored_label(egui::Color32::from_rgb(230, 200, 90), &data.message);
+            }
             egui::CollapsingHeader::new("Controls").default_open(true).show(ui, |ui| {
-                controls(ui, world, settings, timeline_running, &mut actions);
+                controls(ui, world, data, settings, &mut actions);
+            });
+            egui::CollapsingHeader::new("Timeline").default_open(true).show(ui, |ui| {
+                timeline(ui, data, state, &mut actions);
             });
             egui::CollapsingHeader::new("Timing").default_open(true).show(ui, |ui| timing(ui, history));
             egui::CollapsingHeader::new("Probes").default_open(true).show(ui, |ui| probes(ui, data));
@@ -127,13 +185,14 @@ pub fn panels(
     actions
 }
 
-fn controls(
-    ui: &mut egui::Ui,
-    world: &World,
-    settings: &mut FrameSettings,
-    timeline_running: bool,
-    actions: &mut UiActions,
-) {
+fn controls(ui: &mut egui::Ui, world: &World, data: &PanelData, settings: &mut FrameSettings, actions: &mut UiActions) {
+    egui::ComboBox::from_label("world").selected_text(world.name.as_str()).show_ui(ui, |ui| {
+        for name in crate::world::samples::SAMPLE_NAMES {
+            if ui.selectable_label(world.name == name, name).clicked() && world.name != name {
+                actions.world = Some(name.to_string());
+            }
+        }
+    });
     egui::ComboBox::from_label("GI mode (G)").selected_text(settings.gi.name()).show_ui(ui, |ui| {
         for m in GiMode::ALL {
             ui.selectable_value(&mut settings.gi, m, m.name());
@@ -151,15 +210,71 @@ fn controls(
     if settings.gi == GiMode::Off {
         ui.add(egui::Slider::new(&mut settings.ambient, 0.0..=2.0).text("ambient"));
     }
-    let label = if timeline_running { "pause timeline (space)" } else { "play timeline (space)" };
-    if ui.button(label).clicked() {
-        actions.toggle_timeline = true;
+    ui.horizontal(|ui| {
+        ui.label("levels lit:");
+        for l in &data.probes.levels {
+            let bit = 1u32 << l.level;
+            let mut on = settings.levels_on & bit != 0;
+            if ui.checkbox(&mut on, format!("L{}", l.level)).changed() {
+                settings.levels_on ^= bit;
+            }
+        }
+    });
+    let mut t = data.tuning;
+    let mut changed = ui
+        .add(egui::Slider::new(&mut t.base_budget, 16..=16_384).logarithmic(true).text("L0 budget / frame"))
+        .changed();
+    changed |= ui
+        .add(egui::Slider::new(&mut t.global_budget, 16..=16_384).logarithmic(true).text("global budget / frame"))
+        .changed();
+    changed |= ui.add(egui::Slider::new(&mut t.hysteresis, 0.5..=0.995).text("hysteresis")).changed();
+    if changed {
+        actions.tuning = Some(t);
     }
     ui.horizontal_wrapped(|ui| {
         for (i, name) in world.bookmarks.keys().enumerate().take(9) {
             if ui.button(format!("{} {name}", i + 1)).clicked() {
                 actions.bookmark = Some(i);
             }
+        }
+    });
+    ui.horizontal(|ui| {
+        let rec = match data.recording {
+            Some(n) => format!("stop recording (R), {n} keys"),
+            None => "record camera path (R)".into(),
+        };
+        if ui.button(rec).clicked() {
+            actions.toggle_record = true;
+        }
+        if data.has_path {
+            let play = match data.playing {
+                Some((t, len)) => format!("stop path (P) {t:.1}/{len:.1} s"),
+                None => "play path (P)".into(),
+            };
+            if ui.button(play).clicked() {
+                actions.toggle_playback = true;
+            }
+        }
+    });
+}
+
+fn timeline(ui: &mut egui::Ui, data: &PanelData, state: &mut UiState, actions: &mut UiActions) {
+    ui.horizontal(|ui| {
+        let label = if data.speed > 0.0 { "pause (space)" } else { "play (space)" };
+        if ui.button(label).clicked() {
+            actions.toggle_timeline = true;
+        }
+        ui.label(format!("t = {:.1} s; last event at {:.1} s", data.time, data.timeline_end));
+    });
+    let mut speed = data.speed;
+    if ui.add(egui::Slider::new(&mut speed, 0.0..=16.0).text("speed (x real time)")).changed() {
+        actions.speed = Some(speed);
+    }
+    let end = data.timeline_end.max(data.time).max(1.0) * 1.1;
+    ui.horizontal(|ui| {
+        ui.add(egui::Slider::new(&mut state.seek_to, 0.0..=end).text("s"));
+        if ui.button("jump").on_hover_text("back in time restarts the stream and the probes").clicked() {
+            actions.seek = Some(state.seek_to);
         }
     });
 }
@@ -188,7 +303,10 @@ fn timing(ui: &mut egui::Ui, history: &TimingHistory) {
             pass(3)
         ));
     } else {
-        ui.small("GPU pass times: this adapter has no timestamp queries.");
+        ui.small(
+            "GPU pass times: none on this adapter (no timestamp queries, or a CPU adapter such as lavapipe, whose \
+             timestamps are wrong once render passes run; `lumon bench` times its passes).",
+        );
     }
     Plot::new("frame times").height(150.0).legend(Legend::default()).show(ui, |plot| {
         plot.line(Line::new("frame", history.series(|t| t.frame_ms)));
@@ -269,6 +387,13 @@ fn probes(ui: &mut egui::Ui, data: &PanelData) {
 fn streaming(ui: &mut egui::Ui, world: &World, data: &PanelData) {
     let s = &data.stream;
     ui.label(format!(
+        "cursor {}; {} regions in interest ({:.0} m), {} loaded",
+        data.cursor.as_deref().unwrap_or("-"),
+        data.interest.len(),
+        data.interest_radius,
+        data.regions.len()
+    ));
+    ui.label(format!(
         "snapshots {} (regions {}), deltas {}, resyncs {}",
         s.snapshots, s.region_snapshots, s.deltas, s.resyncs
     ));
@@ -277,25 +402,44 @@ fn streaming(ui: &mut egui::Ui, world: &World, data: &PanelData) {
         s.placements_added, s.placements_updated, s.placements_removed, s.regions_loaded, s.regions_dropped, s.bytes
     ));
     let grid = world.grid();
-    let size = egui::vec2(ui.available_width().min(300.0), 200.0);
+    let size = egui::vec2(ui.available_width().min(300.0), 220.0);
     let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2.0, egui::Color32::from_gray(20));
-    // 400 m across, centred on the camera.
-    let span = 400.0;
+    // Twice the interest radius across (at least 200 m), centred on the camera.
+    let span = (data.interest_radius * 2.2).max(200.0);
     let scale = rect.width().min(rect.height()) / span;
     let centre = rect.center();
     let to_screen = |x: f32, z: f32| centre + egui::vec2((x - data.camera.x) * scale, (z - data.camera.z) * scale);
-    for r in &data.regions {
+    for r in data.interest.union(&data.regions) {
         let (lo, hi) = grid.region_rect(*r);
-        let a = to_screen(lo.x, lo.y);
-        let b = to_screen(hi.x, hi.y);
-        let cell = egui::Rect::from_two_pos(a, b).shrink(0.5);
-        if cell.intersects(rect) {
-            painter.rect_filled(cell, 0.0, egui::Color32::from_rgb(40, 110, 60));
+        let cell = egui::Rect::from_two_pos(to_screen(lo.x, lo.y), to_screen(hi.x, hi.y)).shrink(0.5);
+        if !cell.intersects(rect) {
+            continue;
+        }
+        let fill = if data.regions.contains(r) {
+            egui::Color32::from_rgb(40, 110, 60)
+        } else {
+            egui::Color32::from_rgb(60, 60, 90)
+        };
+        painter.rect_filled(cell, 0.0, fill);
+        // Edited in the last 10 simulated seconds: an orange mark that fades.
+        if let Some(t) = data.edited_at.get(r) {
+            let age = (data.time - t).max(0.0);
+            if age < RECENT_SECONDS {
+                let a = (255.0 * (1.0 - age / RECENT_SECONDS)) as u8;
+                let mark = egui::Color32::from_rgba_unmultiplied(255, 150, 40, a);
+                painter.rect_stroke(cell.shrink(1.0), 0.0, egui::Stroke::new(2.0, mark), egui::StrokeKind::Inside);
+            }
         }
     }
     painter.circle_filled(centre, 4.0, egui::Color32::WHITE);
-    painter.circle_stroke(centre, 160.0 * scale, egui::Stroke::new(1.0, egui::Color32::from_gray(150)));
-    ui.small("loaded regions (green), the camera (white) and the interest radius (circle); 400 m across");
+    painter.circle_stroke(centre, data.interest_radius * scale, egui::Stroke::new(1.0, egui::Color32::from_gray(150)));
+    ui.small(format!(
+        "loaded (green), in interest but not loaded yet (blue), edited in the last {RECENT_SECONDS:.0} s (orange \
+         outline), the camera (white) and the interest radius (circle); {span:.0} m across"
+    ));
 }
+
+/// Seconds an edited region stays marked on the map.
+const RECENT_SECONDS: f32 = 10.0;

@@ -1,16 +1,16 @@
-//! Camera paths for headless runs: a world's `main` bookmark flight, or a path file (JSON keyframes, linearly
-//! interpolated; see the README).
+//! Camera paths: a world's `main` bookmark flight, or a path file (JSON keyframes, linearly interpolated;
+//! see the README) that `bench --path` and `view --path` play back and the viewer records ([`PathRecorder`]).
 
 use std::path::Path;
 
 use glam::Vec3;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::world::Bookmark;
 
 /// One keyframe.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Keyframe {
     /// Seconds from the start.
@@ -23,7 +23,7 @@ pub struct Keyframe {
     pub pitch: f32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct PathFile {
     keyframes: Vec<Keyframe>,
@@ -105,6 +105,25 @@ impl CameraPath {
         Ok(CameraPath { name, keys: p.keyframes })
     }
 
+    /// Seconds from the first keyframe to the last.
+    pub fn duration(&self) -> f32 {
+        self.keys.last().map_or(0.0, |k| k.t) - self.keys.first().map_or(0.0, |k| k.t)
+    }
+
+    /// The keyframes.
+    pub fn keyframes(&self) -> &[Keyframe] {
+        &self.keys
+    }
+
+    /// Writes the path file that [`CameraPath::load`] reads.
+    pub fn save(&self, path: &Path) -> Result<(), PathError> {
+        let file = PathFile { keyframes: self.keys.clone() };
+        let text = serde_json::to_string_pretty(&file)
+            .map_err(|e| PathError::Io { file: path.display().to_string(), reason: e.to_string() })?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| PathError::Io { file: path.display().to_string(), reason: e.to_string() })
+    }
+
     /// Position, yaw and pitch at time `t` (clamped to the path's span).
     pub fn sample(&self, t: f32) -> (Vec3, f32, f32) {
         let k = &self.keys;
@@ -122,9 +141,81 @@ impl CameraPath {
     }
 }
 
+/// Records a flight as keyframes, at most one per [`PathRecorder::INTERVAL`] seconds, with the heading
+/// unwrapped (a turn through 0 degrees stays a turn when played back).
+#[derive(Clone, Debug, Default)]
+pub struct PathRecorder {
+    keys: Vec<Keyframe>,
+    /// The latest pose, kept until the next keyframe is due, so the path ends where the flight ended.
+    pending: Option<Keyframe>,
+}
+
+impl PathRecorder {
+    /// Seconds between keyframes.
+    pub const INTERVAL: f32 = 0.1;
+
+    /// Adds the pose at `t` seconds from the start of the recording (times must not go back).
+    pub fn push(&mut self, t: f32, position: Vec3, yaw: f32, pitch: f32) {
+        let mut k = Keyframe { t, position, yaw, pitch };
+        if let Some(last) = self.keys.last() {
+            if t.partial_cmp(&last.t) != Some(std::cmp::Ordering::Greater) {
+                return;
+            }
+            k.yaw = last.yaw + (yaw - last.yaw + 180.0).rem_euclid(360.0) - 180.0;
+            if t < last.t + Self::INTERVAL {
+                self.pending = Some(k);
+                return;
+            }
+        }
+        self.keys.push(k);
+        self.pending = None;
+    }
+
+    /// Keyframes so far.
+    pub fn len(&self) -> usize {
+        self.keys.len() + usize::from(self.pending.is_some())
+    }
+
+    /// True before the first pose.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The recorded path (`None` when nothing was recorded).
+    pub fn finish(mut self, name: &str) -> Option<CameraPath> {
+        self.keys.extend(self.pending.take());
+        (!self.keys.is_empty()).then(|| CameraPath { name: name.to_string(), keys: self.keys })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recorded_flight_saves_loads_and_plays_back() {
+        let mut r = PathRecorder::default();
+        // 2 s at 60 Hz, turning right through yaw 0 (350 .. 10 degrees wraps).
+        for i in 0..=120 {
+            let t = i as f32 / 60.0;
+            let yaw = (350.0 + 10.0 * t).rem_euclid(360.0);
+            r.push(t, Vec3::new(t, 1.0, -2.0 * t), yaw, -5.0);
+        }
+        r.push(1.0, Vec3::ZERO, 0.0, 0.0); // time going back is ignored
+        assert!(r.len() >= 20 && r.len() <= 22, "{} keyframes", r.len());
+        let path = r.finish("flight").expect("recorded");
+        assert!((path.duration() - 2.0).abs() < 1e-5, "ends where the flight ended");
+        let file = std::env::temp_dir().join(format!("lumon-path-{}.json", std::process::id()));
+        path.save(&file).expect("save");
+        let back = CameraPath::load(&file).expect("load");
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(back.keyframes(), path.keyframes());
+        let (p, yaw, pitch) = back.sample(1.5);
+        assert!((p - Vec3::new(1.5, 1.0, -3.0)).length() < 1e-3, "{p}");
+        assert!((yaw - 365.0).abs() < 0.2, "unwrapped heading, not a spin back through 180: {yaw}");
+        assert_eq!(pitch, -5.0);
+        assert!(PathRecorder::default().finish("x").is_none());
+    }
 
     #[test]
     fn flight_moves_forward_and_interpolates() {

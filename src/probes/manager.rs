@@ -415,7 +415,21 @@ impl ProbeManager {
         })
     }
 
-    /// Topology of each level.
+    /// The settings in use.
+    pub fn config(&self) -> &ProbeConfig {
+        &self.config
+    }
+
+    /// Runtime controls (the viewer's panel): level 0's per-frame budget (level `L` gets `base_budget >> L`),
+    /// the global budget, and the blend's hysteresis, clamped to 1..=65536, 1..=65536 and 0..=0.999. They
+    /// take effect at the next step; traces in flight keep the settings they were submitted with.
+    pub fn set_tuning(&mut self, base_budget: u32, global_budget: u32, hysteresis: f32) {
+        self.config.base_budget = base_budget.clamp(1, 65_536);
+        self.config.global_budget = global_budget.clamp(1, 65_536);
+        self.config.blend.hysteresis = if hysteresis.is_finite() { hysteresis.clamp(0.0, 0.999) } else { 0.98 };
+    }
+
+    /// The clipmap levels' placement and size, finest first.
     pub fn topologies(&self) -> Vec<LevelTopology> {
         self.levels.iter().map(|l| l.topo).collect()
     }

@@ -50,17 +50,16 @@ impl Blit {
         Blit { pipeline, info, decode_srgb: format.is_srgb() }
     }
 
-    /// Records the renderer's frame, then the blit onto `target`.
+    /// Records the blit of the renderer's image (recorded and submitted before) onto `target`.
     pub fn draw(
         &self,
         ctx: &GpuContext,
         enc: &mut wgpu::CommandEncoder,
-        renderer: &mut Renderer,
+        renderer: &Renderer,
         target: &wgpu::TextureView,
     ) {
         let (w, h) = renderer.size();
         ctx.queue.write_buffer(&self.info, 0, bytemuck::cast_slice(&[w, h, u32::from(self.decode_srgb), 0]));
-        renderer.record(ctx, enc);
         let bg = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("blit"),
             layout: &self.pipeline.get_bind_group_layout(0),

@@ -58,7 +58,8 @@ pub struct GpuLevel {
     pub lo: [i32; 4],
     /// Probes per axis, and the level's first record in the probe buffer in `w`.
     pub dims: [u32; 4],
-    /// Spacing (metres), then 1 / spacing, then two unused words.
+    /// Spacing (metres), then 1 / spacing, then 1 when the lighting pass reads the level (0: turned off), then
+    /// an unused word.
     pub spacing: [f32; 4],
 }
 const _: () = assert!(std::mem::size_of::<GpuLevel>() == 48);

@@ -47,6 +47,8 @@ impl GpuPassTimes {
 /// Timestamp queries around the renderer's passes.
 pub struct GpuTimer {
     profiler: Option<GpuProfiler>,
+    /// Turned off by the caller (queries are not issued).
+    enabled: bool,
     latest: Option<GpuPassTimes>,
     /// Finished frames not yet taken by [`GpuTimer::take_finished`] (at most [`KEEP_FINISHED`]).
     finished: Vec<GpuPassTimes>,
@@ -68,17 +70,25 @@ impl GpuTimer {
                 GpuProfiler::new(device, settings).map_err(|e| log::warn!("GPU pass timing is off: {e}")).ok()
             })
             .flatten();
-        GpuTimer { profiler, latest: None, finished: Vec::new(), measured: 0 }
+        GpuTimer { profiler, enabled: true, latest: None, finished: Vec::new(), measured: 0 }
     }
 
-    /// True when the adapter gives pass times.
+    /// True when the adapter gives pass times and they are on.
     pub fn supported(&self) -> bool {
-        self.profiler.is_some()
+        self.profiler.is_some() && self.enabled
+    }
+
+    /// Turns the queries off or on; off, [`GpuTimer::latest`] is `None`.
+    pub fn set_enabled(&mut self, on: bool) {
+        self.enabled = on;
+        if !on {
+            self.latest = None;
+        }
     }
 
     /// Opens a timed compute pass named `label` (one of [`PASSES`]) on `enc`.
     pub fn begin(&self, label: &'static str, enc: &mut wgpu::CommandEncoder) -> Option<GpuProfilerQuery> {
-        self.profiler.as_ref().map(|p| p.begin_pass_query(label, enc))
+        self.profiler.as_ref().filter(|_| self.enabled).map(|p| p.begin_pass_query(label, enc))
     }
 
     /// The timestamp writes of a pass opened with [`GpuTimer::begin`].
@@ -116,6 +126,7 @@ impl GpuTimer {
         while let Some(results) = p.process_finished_frame(queue.get_timestamp_period()) {
             let mut t = GpuPassTimes::default();
             collect(&results, &mut t);
+            log::debug!("GPU pass times: {t:?}");
             self.latest = Some(t);
             self.measured += 1;
             if self.finished.len() == KEEP_FINISHED {

@@ -433,7 +433,7 @@ impl Renderer {
             *g = GpuLevel {
                 lo: [lo.x, lo.y, lo.z, i as i32],
                 dims: [t.dims.x, t.dims.y, t.dims.z, i as u32 * per_level],
-                spacing: [t.spacing, 1.0 / t.spacing, 0.0, 0.0],
+                spacing: [t.spacing, 1.0 / t.spacing, f32::from(u8::from(settings.levels_on & (1 << i) != 0)), 0.0],
             };
         }
         FrameUniform {
@@ -530,9 +530,14 @@ impl Renderer {
         self.timer.take_finished()
     }
 
-    /// True when the adapter gives GPU pass times.
+    /// True when the adapter gives GPU pass times (and they are not turned off).
     pub fn gpu_timing_supported(&self) -> bool {
         self.timer.supported()
+    }
+
+    /// Turns GPU pass timing off (or back on, where the adapter supports it).
+    pub fn set_gpu_timing(&mut self, on: bool) {
+        self.timer.set_enabled(on);
     }
 
     /// The LDR image (packed RGBA8, one `u32` per pixel, rows top to bottom), for a window's blit.

@@ -184,11 +184,21 @@ pub struct FrameSettings {
     pub ambient: f32,
     /// Divider position of the split mode, 0..1 of the width.
     pub split: f32,
+    /// Clipmap levels the lighting pass reads, one bit per level (bit 0: the finest). A level turned off is
+    /// skipped and the next coarser one that is on takes its place; the probe manager still updates it.
+    pub levels_on: u32,
 }
 
 impl Default for FrameSettings {
     fn default() -> Self {
-        FrameSettings { gi: GiMode::Probes, view: DebugView::Lit, exposure: 1.0, ambient: 0.5, split: 0.5 }
+        FrameSettings {
+            gi: GiMode::Probes,
+            view: DebugView::Lit,
+            exposure: 1.0,
+            ambient: 0.5,
+            split: 0.5,
+            levels_on: u32::MAX,
+        }
     }
 }
 
