@@ -20,6 +20,8 @@ fn placement(i: usize, p: Vec3) -> Placement {
         tint: Vec3::ONE,
         emission: 1.0,
         flags: flags::DEFAULT,
+        is_valid: true,
+        has_warnings: false,
     }
 }
 

@@ -460,3 +460,22 @@ fn partial_writes_of_one_region_and_content_merge_on_disk() {
     assert_eq!(d.payloads[0].sh.c[0].x, 1.0, "kept from the first write");
     assert_eq!(d.payloads[9].sh.c[0].x, 2.0, "the newer write wins where both have data");
 }
+
+#[test]
+fn an_io_thread_that_cannot_start_turns_persistence_off_and_every_probe_is_traced() {
+    let w = world("cornell");
+    let mut vw = VoxelWorld::new(w.clone());
+    vw.load_everything();
+    let grid = vw.snapshot();
+    let mut m = ProbeManager::new(small(w.probe_spacing), 1, Some(DiskCache::unavailable())).unwrap();
+    let cam = w.main_bookmark().position;
+    for _ in 0..40 {
+        m.step(cam, &grid, &[]);
+        m.wait_idle();
+        assert_eq!(m.forgotten_probes(), 0);
+    }
+    let s = m.stats();
+    assert!(s.disk.is_some_and(|d| d.disabled && d.writes == 0));
+    let l0 = &s.levels[0];
+    assert!(l0.valid_fraction > 0.99, "level 0 traced without the disk: {} valid", l0.valid_fraction);
+}

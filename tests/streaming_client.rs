@@ -175,3 +175,25 @@ fn an_expired_cursor_resyncs_and_loses_nothing() {
     assert_eq!(c.scene().keys().cloned().collect::<Vec<_>>(), vec!["p07".to_string()]);
     assert!(ch.iter().any(|x| x.kind() == SceneChangeKind::Removed && x.id() == "p01"));
 }
+
+#[test]
+fn a_bad_world_delta_changes_nothing() {
+    let mut s = server(None);
+    let c0 = s.commit(vec![Edit::Add(placement(1, pos(4, 4))), Edit::Add(placement(2, pos(4, 4)))]).unwrap();
+    let mut c = client(50.0, 16);
+    c.update_interest(&s, Vec3::ZERO).unwrap();
+    let c1 = s.commit(vec![Edit::Remove { id: "p01".into() }, Edit::Add(placement(3, pos(4, 4)))]).unwrap();
+    // A corrupt delta: it removes p01 (fine) and then adds p02, which the client already holds.
+    let mut bad = world_delta(&s, c0, Some(c1), None);
+    let rd = bad.regions.iter_mut().find(|r| !r.removed.is_empty()).expect("a region with the removal");
+    rd.added.push(Arc::new(placement(2, pos(4, 4))));
+    let (scene, stats) = (c.scene().clone(), c.stats().clone());
+    let err = c.apply_world_delta(&bad).unwrap_err();
+    assert!(matches!(err, StreamError::InconsistentDelta { .. }), "{err:?}");
+    assert_eq!(c.scene(), &scene, "all of it or none: p01 is still there");
+    assert_eq!(c.stats(), &stats);
+    assert_eq!(c.cursor(), Some(c0));
+    // The good delta still applies afterwards.
+    assert_eq!(c.apply_world_delta(&world_delta(&s, c0, Some(c1), None)).unwrap().len(), 2);
+    assert_eq!(c.cursor(), Some(c1));
+}

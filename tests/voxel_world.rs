@@ -57,6 +57,8 @@ fn placement(id: usize, asset: &str, pos: Vec3, rot: Vec3, scale: Vec3) -> Arc<P
         tint: Vec3::new(1.0, 0.8, 0.6),
         emission: 1.0,
         flags: flags::DEFAULT,
+        is_valid: true,
+        has_warnings: false,
     })
 }
 

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use plotters::chart::SeriesLabelPosition as SeriesPosition;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -41,7 +42,7 @@ fn draw(
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
-        .build_cartesian_2d(first..last, 0.0..top * 1.08)
+        .build_cartesian_2d(first..last, 0.0..top * 1.45)
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
@@ -68,6 +69,7 @@ fn draw(
     }
     chart
         .configure_series_labels()
+        .position(SeriesPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 15))

@@ -86,10 +86,14 @@ pub struct Loaded {
 
 /// Handle to the IO thread.
 pub struct DiskCache {
+    /// `None` once persistence is off (the IO thread could not start, or stopped).
     tx: Option<Sender<Request>>,
     rx: Receiver<Loaded>,
     stats: Arc<Mutex<DiskStats>>,
-    pending: usize,
+    /// Loads sent to the IO thread and not answered yet, per region.
+    requested: FxHashMap<RegionKey, u32>,
+    /// Misses answered here, without the IO thread (persistence off), handed out by the next `poll`.
+    answered_here: Vec<Loaded>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -129,10 +133,45 @@ impl DiskCache {
                 }
             })
             .ok();
-        if thread.is_none() {
-            log::warn!("cannot start the probe cache IO thread; running without persistence");
+        let mut cache =
+            DiskCache { tx: Some(tx), rx, stats, requested: FxHashMap::default(), answered_here: Vec::new(), thread };
+        if cache.thread.is_none() {
+            cache.turn_off("the probe cache IO thread cannot start");
         }
-        DiskCache { tx: thread.as_ref().map(|_| tx), rx, stats, pending: 0, thread }
+        cache
+    }
+
+    /// A cache whose IO thread could not start: persistence is off (one warning) and every load is answered
+    /// at once as a miss, so no probe waits for the disk. [`DiskCache::open`] gives this when the thread
+    /// cannot be spawned.
+    pub fn unavailable() -> Self {
+        let (_, rx) = crossbeam_channel::unbounded::<Loaded>();
+        let mut cache = DiskCache {
+            tx: None,
+            rx,
+            stats: Arc::new(Mutex::new(DiskStats::default())),
+            requested: FxHashMap::default(),
+            answered_here: Vec::new(),
+            thread: None,
+        };
+        cache.turn_off("the probe cache IO thread cannot start");
+        cache
+    }
+
+    /// Turns persistence off with one warning; loads still in flight are answered as misses.
+    fn turn_off(&mut self, why: &str) {
+        let was_off = self.stats().disabled;
+        if let Ok(mut s) = self.stats.lock() {
+            s.disabled = true;
+        }
+        if self.tx.take().is_some() || !was_off {
+            log::warn!("{why}; running without the probe disk cache");
+        }
+        for (key, n) in self.requested.drain() {
+            for _ in 0..n {
+                self.answered_here.push(Loaded { key, data: None });
+            }
+        }
     }
 
     /// Counters.
@@ -140,18 +179,22 @@ impl DiskCache {
         self.stats.lock().map(|s| *s).unwrap_or_default()
     }
 
-    /// Loads in flight.
+    /// Loads not handed out by `poll` yet.
     pub fn pending(&self) -> usize {
-        self.pending
+        self.requested.values().map(|n| *n as usize).sum::<usize>() + self.answered_here.len()
     }
 
-    /// Asks for a region; the answer comes from [`DiskCache::poll`].
+    /// Asks for a region; the answer (a miss when persistence is off) comes from [`DiskCache::poll`].
     pub fn request(&mut self, key: RegionKey, content: u64) {
-        if let Some(tx) = &self.tx {
-            if tx.send(Request::Load(key, content)).is_ok() {
-                self.pending += 1;
-            }
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(Request::Load(key, content)).is_ok());
+        if sent {
+            *self.requested.entry(key).or_insert(0) += 1;
+            return;
         }
+        if self.tx.is_some() {
+            self.turn_off("the probe cache IO thread stopped");
+        }
+        self.answered_here.push(Loaded { key, data: None });
     }
 
     /// Queues a region for writing.
@@ -161,11 +204,26 @@ impl DiskCache {
         }
     }
 
-    /// Answers that arrived, without waiting.
+    /// Answers that arrived, without waiting. When the IO thread has stopped (it panicked), persistence turns
+    /// off and the loads it never answered come back as misses.
     pub fn poll(&mut self, out: &mut Vec<Loaded>) {
-        let before = out.len();
-        out.extend(self.rx.try_iter());
-        self.pending -= out.len() - before;
+        for loaded in self.rx.try_iter() {
+            if let Some(n) = self.requested.get_mut(&loaded.key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.requested.remove(&loaded.key);
+                }
+            }
+            out.push(loaded);
+        }
+        let stopped = self.thread.as_ref().is_some_and(JoinHandle::is_finished);
+        if self.tx.is_some() && stopped {
+            out.extend(self.rx.try_iter().inspect(|l| {
+                self.requested.remove(&l.key);
+            }));
+            self.turn_off("the probe cache IO thread stopped");
+        }
+        out.append(&mut self.answered_here);
     }
 
     /// Waits until every request sent so far is done and collects the load answers (lockstep runs and
@@ -481,4 +539,54 @@ pub fn decode(b: &[u8], key: RegionKey, content: u64, world_seed: u64, r: u32) -
         d.updates[i] = u(33);
     }
     Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(x: i32) -> RegionKey {
+        RegionKey { level: 0, coord: IVec3::new(x, 0, 0) }
+    }
+
+    #[test]
+    fn without_an_io_thread_every_load_is_a_miss_at_once() {
+        let mut d = DiskCache::unavailable();
+        assert!(d.stats().disabled);
+        d.request(key(1), 7);
+        d.request(key(2), 7);
+        assert_eq!(d.pending(), 2);
+        let mut out = Vec::new();
+        d.poll(&mut out);
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|l| l.data.is_none()));
+        assert_eq!(d.pending(), 0);
+    }
+
+    #[test]
+    fn an_io_thread_that_stopped_turns_persistence_off_and_answers_its_loads() {
+        // A thread that ends at once without answering: the loads sent to it come back as misses.
+        let (tx, req_rx) = crossbeam_channel::unbounded::<Request>();
+        let (_res_tx, rx) = crossbeam_channel::unbounded::<Loaded>();
+        let thread = std::thread::spawn(move || drop(req_rx));
+        let mut d = DiskCache {
+            tx: Some(tx),
+            rx,
+            stats: Arc::new(Mutex::new(DiskStats::default())),
+            requested: FxHashMap::default(),
+            answered_here: Vec::new(),
+            thread: Some(thread),
+        };
+        while !d.thread.as_ref().is_some_and(JoinHandle::is_finished) {
+            std::thread::yield_now();
+        }
+        d.request(key(3), 1);
+        let mut out = Vec::new();
+        d.poll(&mut out);
+        assert_eq!(out.len(), 1, "the load is answered");
+        assert!(out[0].data.is_none() && d.stats().disabled && d.pending() == 0);
+        d.request(key(4), 1);
+        d.poll(&mut out);
+        assert_eq!(out.len(), 2, "later loads too");
+    }
 }

@@ -15,7 +15,7 @@ use std::io;
 use std::sync::Arc;
 
 use glam::{Vec2, Vec3};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::cursor::Cursor;
 use super::error::StreamError;
@@ -265,6 +265,8 @@ impl StreamingClient {
     }
 
     /// Applies a world delta that starts at the client's cursor. Regions the client does not hold are ignored.
+    /// Atomic: every check runs before the scene changes, so an error leaves the scene, the cursor and the
+    /// counters as they were.
     pub fn apply_world_delta(&mut self, delta: &WorldDelta) -> Result<Vec<SceneChange>, StreamError> {
         let cursor = self.cursor.ok_or(StreamError::NoCursor)?;
         if delta.from_cursor.epoch != cursor.epoch || delta.to_cursor.epoch != cursor.epoch {
@@ -287,6 +289,19 @@ impl StreamingClient {
             for id in rd.removed.iter().chain(rd.updated.iter().map(|p| &p.placement_id)) {
                 if !self.scene.contains_key(id) {
                     return Err(inconsistent(rd, id, "is not in the client's scene"));
+                }
+            }
+        }
+        let removed: FxHashSet<&str> = regions.iter().flat_map(|rd| rd.removed.iter().map(String::as_str)).collect();
+        let mut added: FxHashSet<&str> = FxHashSet::default();
+        for rd in &regions {
+            for p in &rd.added {
+                let id = p.placement_id.as_str();
+                if self.scene.contains_key(id) && !removed.contains(id) {
+                    return Err(inconsistent(rd, id, "is added but already in the client's scene"));
+                }
+                if !added.insert(id) {
+                    return Err(inconsistent(rd, id, "is added twice in one delta"));
                 }
             }
         }
@@ -316,9 +331,6 @@ impl StreamingClient {
                 }
             }
             for p in &rd.added {
-                if self.scene.contains_key(&p.placement_id) {
-                    return Err(inconsistent(rd, &p.placement_id, "is added but already in the client's scene"));
-                }
                 let before = leaving.remove(p.placement_id.as_str());
                 self.insert(p.clone(), before, ChangeCause::Edited, &mut changes);
             }

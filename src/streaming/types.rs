@@ -74,8 +74,9 @@ pub struct Placement {
     pub region_id: RegionId,
     /// Where the asset sits.
     pub transform: Transform,
-    /// Free tags, sorted and without duplicates.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Free tags, sorted and without duplicates; always written, `[]` when there are none (the seed's clients
+    /// read `placement.tags` unconditionally).
+    #[serde(default)]
     pub tags: Vec<String>,
     /// Linear RGB multiplier of the asset's albedo (recolouring).
     pub tint: Vec3,
@@ -83,6 +84,17 @@ pub struct Placement {
     pub emission: f32,
     /// Validity and visibility bits, see [`flags`].
     pub flags: u32,
+    /// The seed's validation verdict. lumon's loader and server refuse invalid placements (with an error naming
+    /// the place and the reason), so every placement it streams is valid and this is `true`.
+    #[serde(default = "valid")]
+    pub is_valid: bool,
+    /// The seed's flag for non-fatal validation findings. lumon has no warning-level checks, so it is `false`.
+    #[serde(default)]
+    pub has_warnings: bool,
+}
+
+fn valid() -> bool {
+    true
 }
 
 /// A region: one cell `(x, z)` of the world's XZ grid. Text form `r<x>_<z>`, e.g. `r-3_12`.
@@ -306,6 +318,8 @@ mod tests {
             tint: Vec3::ONE,
             emission: 1.0,
             flags: flags::DEFAULT,
+            is_valid: true,
+            has_warnings: false,
         };
         let d = WorldDelta {
             from_cursor: Cursor::new(1, 0),
@@ -332,6 +346,9 @@ mod tests {
             "\"added\"",
             "\"updated\"",
             "\"removed\"",
+            "\"tags\":[]",
+            "\"isValid\":true",
+            "\"hasWarnings\":false",
         ] {
             assert!(text.contains(key), "{key} missing in {text}");
         }

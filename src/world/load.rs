@@ -449,6 +449,8 @@ impl Checker {
             tint,
             emission,
             flags: if p.casts_shadow == Some(false) { flags::VISIBLE } else { flags::DEFAULT },
+            is_valid: true,
+            has_warnings: false,
         })
     }
 

@@ -98,6 +98,8 @@ impl Scatter {
                     tint,
                     emission: 1.0,
                     flags: flags::DEFAULT,
+                    is_valid: true,
+                    has_warnings: false,
                 }
             })
             .collect()

@@ -58,6 +58,8 @@ pub fn placement(id: u8, p: Vec3) -> Placement {
         tint: Vec3::ONE,
         emission: 1.0,
         flags: flags::DEFAULT,
+        is_valid: true,
+        has_warnings: false,
     }
 }
 
