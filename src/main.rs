@@ -180,9 +180,10 @@ struct BenchArgs {
     /// Where to write the JSON report.
     #[arg(long)]
     out: PathBuf,
-    /// Leading frames left out of the frame percentiles (GPU bench; counted in --frames).
-    #[arg(long, default_value_t = 60, conflicts_with = "no_gpu")]
-    warmup: u32,
+    /// Leading frames left out of the frame percentiles (GPU bench; counted in --frames). Default: a fifth of
+    /// --frames, at most 60.
+    #[arg(long, conflicts_with = "no_gpu")]
+    warmup: Option<u32>,
     /// Image size, WIDTHxHEIGHT (GPU bench).
     #[arg(long, default_value = "1280x720", conflicts_with = "no_gpu")]
     size: String,
@@ -202,7 +203,7 @@ struct BenchArgs {
     #[arg(long, conflicts_with = "no_gpu")]
     baseline: Option<PathBuf>,
     /// Largest frame_ms.p95 growth over --baseline that still passes, percent.
-    #[arg(long, default_value_t = 10.0, requires = "baseline")]
+    #[arg(long, default_value_t = 10.0, requires = "baseline", allow_hyphen_values = true)]
     max_regression: f64,
 }
 
@@ -415,8 +416,9 @@ fn bench(a: BenchArgs) -> Result<()> {
     if a.accuracy_points == 0 || a.accuracy_points > 100_000 || a.reference_rays == 0 || a.reference_rays > 1 << 24 {
         anyhow::bail!("--accuracy-points must be within 1..=100000 and --reference-rays within 1..=16777216");
     }
-    if !a.no_gpu && a.warmup >= a.frames {
-        anyhow::bail!("--warmup {} must be below --frames {} (warmup frames are not timed)", a.warmup, a.frames);
+    let warmup = a.warmup.unwrap_or((a.frames / 5).min(60));
+    if !a.no_gpu && warmup >= a.frames {
+        anyhow::bail!("--warmup {warmup} must be below --frames {} (warmup frames are not timed)", a.frames);
     }
     if !a.max_regression.is_finite() || a.max_regression < 0.0 {
         anyhow::bail!("--max-regression must be a finite percentage >= 0");
@@ -477,7 +479,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         let (width, height) = parse_size(&a.size)?;
         let settings = FrameSettings { gi: a.gi.parse()?, view: a.view.parse()?, ..FrameSettings::default() };
         let ctx = GpuContext::headless()?;
-        let gopts = GpuBenchOptions { cpu: opts, warmup: a.warmup, width, height, settings };
+        let gopts = GpuBenchOptions { cpu: opts, warmup, width, height, settings };
         let bar = indicatif::ProgressBar::new(u64::from(a.frames));
         bar.set_style(
             indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} frames, {elapsed} (eta {eta})")

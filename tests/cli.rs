@@ -271,7 +271,19 @@ fn bench_rejects_bad_input_clearly() {
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("r.json");
     let o = out.to_str().unwrap();
-    fails(&["bench", "--world", "cornell", "--out", o], &["--no-gpu"]);
+    // The GPU bench checks its own arguments before it opens an adapter.
+    fails(&["bench", "--world", "cornell", "--frames", "10", "--warmup", "10", "--out", o], &["--warmup", "below"]);
+    fails(&["bench", "--world", "cornell", "--frames", "10", "--size", "0x720", "--out", o], &["--size", "0x720"]);
+    let missing = dir.join("missing.json");
+    fails(
+        &["bench", "--world", "cornell", "--baseline", missing.to_str().unwrap(), "--out", o],
+        &["reading the baseline", "missing.json"],
+    );
+    fails(
+        &["bench", "--world", "cornell", "--baseline", o, "--max-regression", "-5", "--out", o],
+        &["--max-regression"],
+    );
+    fails(&["bench", "--no-gpu", "--world", "cornell", "--csv", "x.csv", "--out", o], &["--csv", "--no-gpu"]);
     let bad = dir.join("path.json");
     std::fs::write(&bad, r#"{"keyframes": [{"t": 1, "position": [0, 1, 0], "yaw": 0, "pitch": 0}, {"t": 0.5, "position": [0, 1, 0], "yaw": 0, "pitch": 0}]}"#).unwrap();
     fails(

@@ -230,6 +230,8 @@ fn results_are_identical_for_one_and_two_threads() {
     assert!(one.iter().any(|r| r.payload.sh.level() > 0.0), "cornell's panel lights the probes");
 }
 
+/// Submitting and draining return before the work is done (no wall-clock limit here: the render thread's
+/// per-frame cost is measured by `lumon bench`, `gi_cpu_ms`).
 #[test]
 fn the_render_thread_never_waits_on_the_pool() {
     let w = Arc::new(load_world(&resolve_world("cornell").unwrap()).unwrap());
@@ -237,11 +239,9 @@ fn the_render_thread_never_waits_on_the_pool() {
     let pool = TracePool::new(1).unwrap();
     let jobs: Vec<TraceJob> =
         (0..400u64).map(|k| TraceJob { key: k, ..job(w.main_bookmark().position, k as u32, 256) }).collect();
-    let t = std::time::Instant::now();
     pool.submit(g, Arc::new(NoIrradiance), jobs);
     let mut out = Vec::new();
     pool.try_drain(&mut out);
-    assert!(t.elapsed().as_millis() < 50, "submit + drain took {:?}", t.elapsed());
     assert!(out.iter().map(Vec::len).sum::<usize>() < 400, "400 x 256 rays cannot be done already");
     pool.wait_all(&mut out);
     assert_eq!(out.iter().map(Vec::len).sum::<usize>(), 400);

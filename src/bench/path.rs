@@ -9,6 +9,13 @@ use thiserror::Error;
 
 use crate::world::Bookmark;
 
+/// Largest keyframe time, seconds (about 31 years).
+pub const MAX_PATH_SECONDS: f32 = 1e9;
+/// Largest keyframe coordinate, metres.
+pub const MAX_PATH_METRES: f32 = 1e6;
+/// Largest keyframe angle, degrees.
+pub const MAX_PATH_DEGREES: f32 = 1e6;
+
 /// One keyframe.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +103,15 @@ impl CameraPath {
             let bad = |reason: &str| PathError::Invalid { file: file.clone(), index: i, reason: reason.into() };
             if !k.t.is_finite() || !k.position.is_finite() || !k.yaw.is_finite() || !k.pitch.is_finite() {
                 return Err(bad("values must be finite"));
+            }
+            if k.t.abs() > MAX_PATH_SECONDS
+                || k.position.abs().max_element() > MAX_PATH_METRES
+                || k.yaw.abs().max(k.pitch.abs()) > MAX_PATH_DEGREES
+            {
+                return Err(bad(&format!(
+                    "out of range: `t` must be within +-{MAX_PATH_SECONDS:e} s, positions within \
+                     +-{MAX_PATH_METRES:e} m, angles within +-{MAX_PATH_DEGREES:e} degrees"
+                )));
             }
             if i > 0 && k.t <= p.keyframes[i - 1].t {
                 return Err(bad("times must increase strictly"));

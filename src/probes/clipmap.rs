@@ -178,9 +178,21 @@ impl LevelTopology {
     }
 }
 
-/// `floor(camera / spacing)`, exact and deterministic.
+/// Largest anchor coordinate, probes: a camera farther out (or not finite) is held at this distance, so a
+/// level's box and its ring arithmetic stay far inside `i32` (a 64-metre spacing puts the edge at 6.4e10 m).
+pub const MAX_ANCHOR: i32 = 1 << 30;
+
+/// `floor(camera / spacing)`, exact and deterministic, within +-[`MAX_ANCHOR`].
 pub fn anchor_for(camera: Vec3, spacing: f32) -> IVec3 {
-    (camera / spacing).floor().as_ivec3()
+    let a = (camera / spacing).floor();
+    let limit = MAX_ANCHOR as f32;
+    Vec3::new(
+        if a.x.is_nan() { 0.0 } else { a.x },
+        if a.y.is_nan() { 0.0 } else { a.y },
+        if a.z.is_nan() { 0.0 } else { a.z },
+    )
+    .clamp(Vec3::splat(-limit), Vec3::splat(limit))
+    .as_ivec3()
 }
 
 /// Which levels to sample at `p` and with what weights: the finest level that holds `p` inside its

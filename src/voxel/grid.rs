@@ -100,10 +100,8 @@ pub struct Hit {
     pub normal: Vec3,
 }
 
-/// [`VoxelGrid::ray_slots`]: the brick holds nothing.
-pub(crate) const RAY_EMPTY: u32 = 0;
-/// [`VoxelGrid::ray_slots`]: the brick's column is not streamed in.
-pub(crate) const RAY_UNKNOWN: u32 = 1;
+use super::ray_index::RayIndex;
+pub(crate) use super::ray_index::RAY_UNKNOWN;
 
 /// A snapshot of the voxel world.
 #[derive(Clone, Debug)]
@@ -127,14 +125,8 @@ pub struct VoxelGrid {
     pub(crate) stop_bits: Vec<u64>,
     /// Brick columns `(x, z)` whose regions are all streamed in; `nbx * nbz` flags.
     pub(crate) column_loaded: Vec<bool>,
-    /// The batch tracer's index: per brick (indexed like `brick_bits`) [`RAY_EMPTY`], [`RAY_UNKNOWN`] or the
-    /// index of its mask in `ray_masks`.
-    pub(crate) ray_slots: Vec<u32>,
-    /// Masks of existing bricks as 16 32-bit words (word `2 y + z / 4`, bit `x + 8 (z % 4)`), so a
-    /// 32-bit gather reads one voxel's bit; entries 0 and 1 stay all zero (empty and unknown bricks).
-    pub(crate) ray_masks: Vec<[u32; 16]>,
-    /// Entries of `ray_masks` no brick uses, reused first.
-    pub(crate) ray_free: Vec<u32>,
+    /// The batch tracer's index of the bricks (indexed like `brick_bits`).
+    pub(crate) ray_index: RayIndex,
     /// Content hash of each chunk (0 for an empty chunk): stable across runs, so caches keyed by it survive
     /// restarts and notice any change of the voxels.
     pub(crate) chunk_hash: Vec<u64>,
@@ -164,9 +156,7 @@ impl VoxelGrid {
             stop_bits: vec![!0; (n * 64).div_ceil(64)],
             chunk_hash: vec![0; n],
             column_loaded: vec![false; cols],
-            ray_slots: vec![RAY_UNKNOWN; n * 64],
-            ray_masks: vec![[0; 16]; 2],
-            ray_free: Vec::new(),
+            ray_index: RayIndex::new(n * 64),
             emissive: Arc::new(EmissiveTable::default()),
             emitters: Arc::new(Emitters::default()),
             lights,
@@ -221,30 +211,9 @@ impl VoxelGrid {
     /// flag and its mask).
     pub(crate) fn refresh_ray_slot(&mut self, b: IVec3) {
         let lin = self.brick_linear(b);
-        let old = self.ray_slots[lin];
         // A missing brick (or chunk) reads as an all-zero mask.
         let mask = self.column_loaded(b.x, b.z).then(|| self.brick_mask_bounds(b).map_or([0; 8], |(m, _)| *m));
-        let slot = match mask {
-            None => RAY_UNKNOWN,
-            Some(m) if m == [0; 8] => RAY_EMPTY,
-            Some(m) => {
-                let words: [u32; 16] = std::array::from_fn(|i| (m[i / 2] >> (32 * (i % 2))) as u32);
-                let slot = if old > RAY_UNKNOWN {
-                    old
-                } else if let Some(free) = self.ray_free.pop() {
-                    free
-                } else {
-                    self.ray_masks.push([0; 16]);
-                    (self.ray_masks.len() - 1) as u32
-                };
-                self.ray_masks[slot as usize] = words;
-                slot
-            }
-        };
-        if old > RAY_UNKNOWN && slot != old {
-            self.ray_free.push(old);
-        }
-        self.ray_slots[lin] = slot;
+        self.ray_index.set(lin, mask);
     }
 
     /// True when the brick column `(bx, bz)` is streamed in.
@@ -315,9 +284,9 @@ impl VoxelGrid {
         matches!(self.trace(origin, dir, max_dist), Trace::Hit(_))
     }
 
-    /// Bytes of the batch tracer's index ([`VoxelGrid::ray_slots`] and its masks).
+    /// Bytes of the batch tracer's index.
     pub(crate) fn ray_index_bytes(&self) -> usize {
-        self.ray_slots.len() * 4 + self.ray_masks.len() * 64 + self.ray_free.len() * 4
+        self.ray_index.bytes()
     }
 
     /// Number of existing bricks and solid voxels, and the bytes held (chunks, bricks, flags).

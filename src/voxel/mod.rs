@@ -10,11 +10,13 @@
 //! - [`emitters`]: the emissive voxels, for next-event estimation (sampling lamps directly).
 //! - [`light`]: what a ray sees at a hit or a miss (sun with shadow ray, sky, emission, known irradiance).
 
+mod avx512;
 pub mod brick;
 pub mod emitters;
 pub mod grid;
 pub mod light;
 pub mod material;
+mod ray_index;
 pub mod traverse;
 #[cfg(target_arch = "x86_64")]
 mod traverse_batch;

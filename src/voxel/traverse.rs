@@ -21,8 +21,8 @@
 //! - On x86-64 CPUs with AVX-512 (detected at run time) the whole trace is compiled for it and the voxel level
 //!   tests a brick's eight slabs at once (`traverse_wide.rs`); results are identical to the portable
 //!   path ([`VoxelGrid::trace_portable`]). Entering AVX-512 code is this module's one `unsafe` operation (three
-//!   times: the trace, the voxel level from inside it, and the batch march), sound because the features were
-//!   detected.
+//!   times: the trace, the voxel level from inside it, and the batch march); each takes an [`Avx512`] proof,
+//!   which only run-time detection makes.
 //! - Unstreamed space returns [`Trace::Unknown`], leaving the grid is a miss (the ray sees the sky); hits
 //!   carry the entry distance and the normal of the face the ray came through. A cell the ray only touches
 //!   where it starts (an origin on a face of a voxel it moves away from) or reaches at its very end is not
@@ -35,6 +35,7 @@
 
 use glam::{IVec3, Vec3};
 
+use super::avx512::Avx512;
 use super::brick::{mask_solid, Mask, BRICK};
 use super::grid::{Hit, Trace, VoxelGrid};
 
@@ -49,6 +50,8 @@ pub(super) struct Ray {
     pub(super) t_in: f32,
     pub(super) t_end: f32,
     pub(super) entry_axis: usize,
+    /// The proof that the wide voxel level may run (`None` on the portable path).
+    pub(super) wide: Option<Avx512>,
 }
 
 /// The smaller of two finite floats: one `minss`, where `f32::min`'s NaN handling costs several instructions.
@@ -163,7 +166,7 @@ const _: () = assert!(std::mem::size_of::<RayQuery>() == 28);
 /// True when [`VoxelGrid::trace`] takes the wide voxel level on this CPU (x86-64 with AVX-512F and DQ).
 pub fn wide_voxel_level() -> bool {
     #[cfg(target_arch = "x86_64")]
-    return super::traverse_wide::available();
+    return super::avx512::Avx512::detect().is_some();
     #[cfg(not(target_arch = "x86_64"))]
     false
 }
@@ -172,18 +175,18 @@ impl VoxelGrid {
     /// Traces a ray from `origin` along unit `dir` for at most `max_dist` metres.
     pub fn trace(&self, origin: Vec3, dir: Vec3, max_dist: f32) -> Trace {
         #[cfg(target_arch = "x86_64")]
-        if super::traverse_wide::available() {
-            // SAFETY: `trace_wide` needs exactly the CPU features `available` has just detected.
-            return unsafe { self.trace_wide(origin, dir, max_dist) };
+        if let Some(proof) = Avx512::detect() {
+            // SAFETY: `trace_wide` needs AVX-512F and DQ, which `proof` shows this CPU has.
+            return unsafe { self.trace_wide(proof, origin, dir, max_dist) };
         }
-        self.trace_with::<false>(origin, dir, max_dist)
+        self.trace_with::<false>(origin, dir, max_dist, None)
     }
 
     /// True when [`VoxelGrid::trace_batch`] marches sixteen rays at once on this grid: the CPU has AVX-512F and
     /// DQ (x86-64), and the grid's ray index matches its size.
     pub fn batch_lanes(&self) -> bool {
         #[cfg(target_arch = "x86_64")]
-        return super::traverse_batch::available() && self.ray_index_fits();
+        return Avx512::detect().is_some() && self.ray_index_fits();
         #[cfg(not(target_arch = "x86_64"))]
         false
     }
@@ -197,11 +200,11 @@ impl VoxelGrid {
     /// 600 frames of `valley` probes 28 of 27.5 M rays differed, all long rays far from their origin.
     pub fn trace_batch(&self, rays: &[RayQuery], out: &mut Vec<Trace>) {
         #[cfg(target_arch = "x86_64")]
-        if self.batch_lanes() {
+        if let Some(proof) = Avx512::detect().filter(|_| self.ray_index_fits()) {
             out.clear();
             out.resize(rays.len(), Trace::Miss { escaped: false });
-            // SAFETY: `trace_batch_wide` needs exactly the CPU features `available` has just detected.
-            unsafe { self.trace_batch_wide(rays, out) };
+            // SAFETY: `trace_batch_wide` needs AVX-512F and DQ, which `proof` shows this CPU has.
+            unsafe { self.trace_batch_wide(proof, rays, out) };
             return;
         }
         self.trace_batch_per_ray(rays, out);
@@ -215,9 +218,9 @@ impl VoxelGrid {
         let bricks = (d / BRICK).as_uvec3().as_u64vec3().element_product();
         d.cmpgt(IVec3::ZERO).all()
             && (d % BRICK).cmpeq(IVec3::ZERO).all()
-            && self.ray_slots.len() as u64 == bricks
+            && self.ray_index.bricks() as u64 == bricks
             && bricks <= i32::MAX as u64
-            && self.ray_masks.len() <= 1 << 27
+            && self.ray_index.masks() <= 1 << 27
     }
 
     /// [`VoxelGrid::trace_batch`] one ray at a time with [`VoxelGrid::trace`], whatever the CPU: for tests and
@@ -230,19 +233,19 @@ impl VoxelGrid {
     /// [`VoxelGrid::trace`] on the portable path (no wide voxel level), whatever the CPU: for tests and
     /// comparisons.
     pub fn trace_portable(&self, origin: Vec3, dir: Vec3, max_dist: f32) -> Trace {
-        self.trace_with::<false>(origin, dir, max_dist)
+        self.trace_with::<false>(origin, dir, max_dist, None)
     }
 
     /// [`VoxelGrid::trace`] compiled for AVX-512, with the wide voxel level.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq")]
-    fn trace_wide(&self, origin: Vec3, dir: Vec3, max_dist: f32) -> Trace {
-        self.trace_with::<true>(origin, dir, max_dist)
+    fn trace_wide(&self, proof: Avx512, origin: Vec3, dir: Vec3, max_dist: f32) -> Trace {
+        self.trace_with::<true>(origin, dir, max_dist, Some(proof))
     }
 
-    /// The trace; `WIDE`: the voxel level tests a brick's eight slabs at once (only where the CPU can).
+    /// The trace; `WIDE` with a `proof`: the voxel level tests a brick's eight slabs at once.
     #[inline(always)]
-    fn trace_with<const WIDE: bool>(&self, origin: Vec3, dir: Vec3, max_dist: f32) -> Trace {
+    fn trace_with<const WIDE: bool>(&self, origin: Vec3, dir: Vec3, max_dist: f32, proof: Option<Avx512>) -> Trace {
         let inv_vs = self.inv_voxel_size;
         let ov = (origin - self.origin) * inv_vs;
         let limit = max_dist * inv_vs;
@@ -270,7 +273,7 @@ impl VoxelGrid {
         } else {
             NO_AXIS
         };
-        let ray = Ray { o: ov.to_array(), d: dv.to_array(), inv: iv.to_array(), t_in, t_end, entry_axis };
+        let ray = Ray { o: ov.to_array(), d: dv.to_array(), inv: iv.to_array(), t_in, t_end, entry_axis, wide: proof };
         let a = dv.abs();
         let r = if a.x >= a.y && a.x >= a.z {
             if dv.x > 0.0 {
@@ -365,10 +368,10 @@ impl VoxelGrid {
                     };
                     let slab = (x_in, x_out, ta, tb);
                     #[cfg(target_arch = "x86_64")]
-                    if WIDE {
-                        // SAFETY: `WIDE` is only instantiated by `trace_wide`, which runs only where
-                        // `traverse_wide::available` detected the features this needs.
-                        if let Some(h) = unsafe { self.march_brick_wide::<M, U, W, POS>(r, mask, b, slab, lu, lw) } {
+                    if let (true, Some(proof)) = (WIDE, r.wide) {
+                        // SAFETY: `march_brick_wide` needs AVX-512F and DQ, which `proof` shows this CPU has.
+                        let hit = unsafe { self.march_brick_wide::<M, U, W, POS>(proof, r, mask, b, slab, lu, lw) };
+                        if let Some(h) = hit {
                             return Some(Trace::Hit(h));
                         }
                         continue;

@@ -1,6 +1,6 @@
 //! Batch ray traversal with AVX-512 (x86-64 CPUs that have it, detected at run time): sixteen rays march at once,
-//! one per 32-bit lane, through a voxel DDA over the grid's flat ray index ([`VoxelGrid::ray_slots`], one
-//! entry per brick, and 16-word masks).
+//! one per 32-bit lane, through a voxel DDA over the grid's flat ray index (`ray_index.rs`: one slot per
+//! brick, and 16-word masks).
 //!
 //! - Each step a lane looks up its current voxel with two gathers (the brick's slot, then the word holding the
 //!   voxel's bit) and steps to the neighbour across the nearest cell face; a lane in an empty brick leaves the
@@ -23,14 +23,9 @@ use std::arch::x86_64::*;
 
 use glam::{IVec3, Vec3};
 
+use super::avx512::Avx512;
 use super::grid::{Hit, Trace, VoxelGrid, RAY_UNKNOWN};
 use super::traverse::RayQuery;
-
-/// True when this CPU can run the batch march.
-#[inline(always)]
-pub(super) fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq")
-}
 
 /// Lanes are refilled once at least this many are free (measured on the `trace` bench: 4 is faster than 1, 2
 /// or 8: each refill is a fixed cost, each idle lane a lost step).
@@ -58,7 +53,7 @@ fn safe(d: f32) -> f32 {
 impl VoxelGrid {
     /// Traces `rays` into `out` (same length) sixteen at a time.
     #[target_feature(enable = "avx512f,avx512dq")]
-    pub(super) fn trace_batch_wide(&self, rays: &[RayQuery], out: &mut [Trace]) {
+    pub(super) fn trace_batch_wide(&self, _proof: Avx512, rays: &[RayQuery], out: &mut [Trace]) {
         for (r, o) in rays.chunks(CALL_RAYS).zip(out.chunks_mut(CALL_RAYS)) {
             self.march_lanes(r, o);
         }
@@ -78,8 +73,9 @@ impl VoxelGrid {
         let dims_hi = self.dims.to_array().map(|d| pi(d - 1));
         let grid_o = self.origin.to_array().map(ps);
         let inv_vs = ps(self.inv_voxel_size);
-        let slots = self.ray_slots.as_ptr().cast::<i32>();
-        let masks = self.ray_masks.as_ptr().cast::<i32>();
+        let (slot_words, mask_words) = self.ray_index.raw();
+        let slots = slot_words.as_ptr().cast::<i32>();
+        let masks = mask_words.as_ptr().cast::<i32>();
         let ray_words = rays.as_ptr().cast::<f32>();
         let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
 
@@ -189,7 +185,8 @@ impl VoxelGrid {
                 brick(0),
                 _mm512_mullo_epi32(pi(nb[0]), _mm512_add_epi32(brick(1), _mm512_mullo_epi32(pi(nb[1]), brick(2)))),
             );
-            // SAFETY: `lin` indexes `ray_slots` (one entry per brick) for lanes inside the grid.
+            // SAFETY: `lin` is a brick of the grid for lanes inside it, and the ray index has one slot per brick
+            // (`ray_index_fits`, checked before the march).
             let slot = unsafe { _mm512_mask_i32gather_epi32::<4>(zero, inside, lin, slots) };
             let word_index = _mm512_add_epi32(
                 _mm512_slli_epi32::<4>(slot),
@@ -198,7 +195,8 @@ impl VoxelGrid {
                     _mm512_and_si512(_mm512_srli_epi32::<2>(c[2]), one),
                 ),
             );
-            // SAFETY: every slot indexes `ray_masks` (16 words each) and the word offset is below 16.
+            // SAFETY: every slot indexes a mask the ray index holds (its invariant; 16 words each) and the word
+            // offset is below 16.
             let word = unsafe { _mm512_mask_i32gather_epi32::<4>(zero, inside, word_index, masks) };
             let bit =
                 _mm512_add_epi32(_mm512_and_si512(c[0], pi(7)), _mm512_slli_epi32::<3>(_mm512_and_si512(c[2], pi(3))));

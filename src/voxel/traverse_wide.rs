@@ -9,15 +9,10 @@
 
 use std::arch::x86_64::*;
 
+use super::avx512::Avx512;
 use super::brick::{Mask, BRICK};
 use super::grid::{Hit, VoxelGrid};
 use super::traverse::{Line, Ray};
-
-/// True when this CPU can run the wide path.
-#[inline(always)]
-pub(super) fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq")
-}
 
 impl VoxelGrid {
     /// The voxel level inside brick `b` for the voxel slabs between the planes `x_in` and `x_out` (the ray
@@ -26,6 +21,7 @@ impl VoxelGrid {
     #[target_feature(enable = "avx512f,avx512dq")]
     pub(super) fn march_brick_wide<const M: usize, const U: usize, const W: usize, const POS: bool>(
         &self,
+        _proof: Avx512,
         r: &Ray,
         mask: &Mask,
         b: [i32; 3],

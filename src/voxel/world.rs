@@ -29,6 +29,78 @@ use crate::world::{Asset, Terrain, World};
 /// Headroom above the highest thing in the world file, metres (room for moves and additions).
 pub const HEADROOM_M: f32 = 16.0;
 
+/// Most voxels a world's grid may be tall (as many as it may be across).
+pub const MAX_VOXELS_TALL: f64 = 16_384.0;
+
+/// Most bricks (8^3 voxels) a world's grid may hold, filled or not: per brick the grid keeps about 4.3 bytes
+/// of index (the batch tracer's slot, occupancy bits), so the limit caps that at about 290 MiB.
+pub const MAX_GRID_BRICKS: f64 = (1u64 << 26) as f64;
+
+/// Where a world's voxel grid sits and how many chunks it has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridLayout {
+    /// World position of voxel (0, 0, 0)'s minimum corner.
+    pub origin: Vec3,
+    /// Size in chunks.
+    pub chunk_dims: IVec3,
+    /// `None` when within the limits; otherwise why not (the layout is then cut down to them).
+    pub over_limit: Option<String>,
+}
+
+/// The grid a world needs: its bounds across, and up and down from the terrain's height range to every
+/// placement's box (initial ones and timeline additions), plus [`HEADROOM_M`] above. The loader refuses a world
+/// whose grid breaks [`MAX_VOXELS_TALL`] or [`MAX_GRID_BRICKS`]; a world built by hand that does gets a grid cut
+/// down to the limits (what lies outside is not voxelised).
+pub fn grid_layout(world: &World) -> GridLayout {
+    let vs = world.voxel_size;
+    let (lo_xz, hi_xz) = world.bounds;
+    let (mut y_lo, mut y_hi) = world.terrain.height_range().unwrap_or((0.0, 0.0));
+    let mut grow = |b: Aabb| {
+        y_lo = y_lo.min(b.min.y);
+        y_hi = y_hi.max(b.max.y);
+    };
+    let adds = world.timeline.iter().flat_map(|e| &e.edits).filter_map(|edit| match edit {
+        crate::streaming::Edit::Add(p) => Some(p),
+        _ => None,
+    });
+    for p in world.placements.iter().chain(adds) {
+        if let Some(a) = world.assets.get(&p.asset_id) {
+            grow(a.bounds.transformed(&p.transform.matrix()));
+        }
+    }
+    let origin = Vec3::new(lo_xz.x, y_lo - 2.0 * vs, lo_xz.y);
+    let extent = Vec3::new(hi_xz.x - lo_xz.x, y_hi + HEADROOM_M - origin.y, hi_xz.y - lo_xz.y);
+    let dims = (extent / (vs * CHUNK as f32)).ceil().max(Vec3::ONE);
+    // The limits, in f64 (the f32 sizes above may be infinite or beyond i32).
+    let chunk = f64::from(CHUNK);
+    let tall = f64::from(dims.y) * chunk;
+    let bricks = dims.as_dvec3().element_product() * f64::from(CHUNK_BRICKS_3);
+    let over_limit = if !(origin.is_finite() && extent.is_finite()) || tall > MAX_VOXELS_TALL {
+        Some(format!(
+            "the world is {tall} voxels tall (terrain and placements from {y_lo} m to {y_hi} m), more than \
+             {MAX_VOXELS_TALL}"
+        ))
+    } else if bricks > MAX_GRID_BRICKS {
+        Some(format!("its voxel grid would have {bricks} bricks, more than {MAX_GRID_BRICKS}"))
+    } else {
+        None
+    };
+    if over_limit.is_none() {
+        return GridLayout { origin, chunk_dims: dims.as_ivec3(), over_limit };
+    }
+    // Cut down to the limits (only a world built by hand gets here; the loader refuses it).
+    let mut d =
+        [f64::from(dims.x).min(1e6), (MAX_VOXELS_TALL / chunk).min(f64::from(dims.y)), f64::from(dims.z).min(1e6)];
+    while d.iter().product::<f64>() * f64::from(CHUNK_BRICKS_3) > MAX_GRID_BRICKS && d[1] > 1.0 {
+        d[1] = (d[1] / 2.0).floor().max(1.0);
+    }
+    let origin = if origin.is_finite() { origin } else { Vec3::new(lo_xz.x, 0.0, lo_xz.y) };
+    GridLayout { origin, chunk_dims: IVec3::new(d[0] as i32, d[1] as i32, d[2] as i32), over_limit }
+}
+
+/// Bricks per chunk.
+const CHUNK_BRICKS_3: u32 = ((CHUNK / BRICK) * (CHUNK / BRICK) * (CHUNK / BRICK)) as u32;
+
 struct Placed {
     id: String,
     asset: Arc<Asset>,
@@ -105,29 +177,8 @@ impl VoxelWorld {
     pub fn new(world: Arc<World>) -> Self {
         let vs = world.voxel_size;
         let (lo_xz, hi_xz) = world.bounds;
-        let (mut y_lo, mut y_hi) = world.terrain.height_range().unwrap_or((0.0, 0.0));
-        let mut grow = |b: Aabb| {
-            y_lo = y_lo.min(b.min.y);
-            y_hi = y_hi.max(b.max.y);
-        };
-        for p in &world.placements {
-            if let Some(a) = world.assets.get(&p.asset_id) {
-                grow(a.bounds.transformed(&p.transform.matrix()));
-            }
-        }
-        for e in &world.timeline {
-            for edit in &e.edits {
-                if let crate::streaming::Edit::Add(p) = edit {
-                    if let Some(a) = world.assets.get(&p.asset_id) {
-                        grow(a.bounds.transformed(&p.transform.matrix()));
-                    }
-                }
-            }
-        }
-        let origin = Vec3::new(lo_xz.x, y_lo - 2.0 * vs, lo_xz.y);
-        let extent = Vec3::new(hi_xz.x - lo_xz.x, y_hi + HEADROOM_M - origin.y, hi_xz.y - lo_xz.y);
-        let chunk_dims = (extent / (vs * CHUNK as f32)).ceil().as_ivec3().max(IVec3::ONE);
-        let grid = VoxelGrid::empty(origin, vs, chunk_dims, world.lights);
+        let layout = grid_layout(&world);
+        let grid = VoxelGrid::empty(layout.origin, vs, layout.chunk_dims, world.lights);
         let world_cols = ((hi_xz - lo_xz) / vs).ceil().as_ivec2();
         VoxelWorld {
             world_cols,

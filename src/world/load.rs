@@ -177,7 +177,9 @@ impl Checker {
                 if !base_height.is_finite() || !amplitude.is_finite() || *amplitude < 0.0 {
                     return Err(self.err("terrain", "baseHeight must be finite and amplitude finite and >= 0"));
                 }
-                let frequency = self.positive("terrain.frequency", *frequency)?;
+                // Beyond 10 cycles per metre the noise is finer than any voxel, and far beyond it the noise
+                // library's lattice coordinates overflow.
+                let frequency = self.within("terrain.frequency", *frequency, 1e-6, 10.0)?;
                 if !(1..=8).contains(octaves) {
                     return Err(self.err("terrain.octaves", format!("{octaves} is outside 1..=8")));
                 }
@@ -220,8 +222,18 @@ impl Checker {
         for (name, b) in &spec.bookmarks {
             let place = format!("bookmarks.{name}");
             let position = self.finite(&format!("{place}.position"), b.position)?;
-            if !b.yaw.is_finite() || !b.pitch.is_finite() || b.pitch.abs() > 90.0 {
-                return Err(self.err(place, "yaw must be finite and pitch within [-90, 90] degrees"));
+            if !b.yaw.is_finite() || !b.pitch.is_finite() || b.pitch.abs() > 90.0 || b.yaw.abs() > 1e6 {
+                return Err(self.err(place, "yaw must be within +-1e6 degrees and pitch within [-90, 90]"));
+            }
+            let (lo, hi) = bounds;
+            if position.x < lo.x || position.x >= hi.x || position.z < lo.y || position.z >= hi.y {
+                return Err(self.err(
+                    format!("{place}.position"),
+                    format!("{position} is outside the bounds x {}..{}, z {}..{}", lo.x, hi.x, lo.y, hi.y),
+                ));
+            }
+            if position.y.abs() > 1e5 {
+                return Err(self.err(format!("{place}.position"), format!("height {} is beyond +-1e5 m", position.y)));
             }
             bookmarks.insert(name.clone(), Bookmark { position, yaw: b.yaw, pitch: b.pitch });
         }
@@ -283,6 +295,9 @@ impl Checker {
         let (explicit, churns) = self.timeline(&spec.timeline, &world)?;
         world.timeline = expand(explicit, &churns, world.seed, &world.terrain, world.bounds, &mut server)
             .map_err(|(place, e)| self.err(place, e.to_string()))?;
+        if let Some(why) = crate::voxel::world::grid_layout(&world).over_limit {
+            return Err(self.err("terrain, placements and timeline", format!("{why}; keep the world lower")));
+        }
         Ok(world)
     }
 
