@@ -104,9 +104,14 @@ pub struct Pipeline {
     next_event: usize,
     frame: u64,
     timeline_running: bool,
-    /// Simulated time is `origin_time + (frame - origin_frame) / FPS * speed`.
+    /// Simulated time is `origin_time + (frame - origin_frame) / FPS * speed`, or on the wall clock
+    /// `origin_time + wall` (see [`Pipeline::use_wall_clock`]).
     origin_time: f32,
     origin_frame: u64,
+    /// Simulated seconds since the origin on the wall clock (`None`: time follows frames).
+    wall: Option<f32>,
+    /// Simulated time of the last pull of deltas.
+    pulled_at: f32,
     speed: f32,
     uploads: Vec<ProbeUpload>,
     upload_bytes: u64,
@@ -153,6 +158,8 @@ impl Pipeline {
             timeline_running: true,
             origin_time: 0.0,
             origin_frame: 0,
+            wall: None,
+            pulled_at: 0.0,
             speed: 1.0,
             uploads: Vec::new(),
             upload_bytes: 0,
@@ -166,7 +173,27 @@ impl Pipeline {
 
     /// Simulated seconds since the start: frames / [`FPS`] at speed 1 (as headless runs have it).
     pub fn time(&self) -> f32 {
-        self.origin_time + (self.frame - self.origin_frame) as f32 / FPS * self.speed
+        match self.wall {
+            Some(w) => self.origin_time + w,
+            None => self.origin_time + (self.frame - self.origin_frame) as f32 / FPS * self.speed,
+        }
+    }
+
+    /// Lets simulated time follow the wall clock (the viewer): [`Pipeline::advance`] moves it by the seconds
+    /// each frame took, times the speed, and frames no longer do. Headless runs keep time in frames, so they
+    /// stay a pure function of their inputs.
+    pub fn use_wall_clock(&mut self) {
+        self.origin_time = self.time();
+        self.origin_frame = self.frame;
+        self.wall = Some(0.0);
+    }
+
+    /// On the wall clock, moves simulated time on by `seconds` of wall time (at most 1 s a call, so a stall
+    /// does not skip the timeline ahead) times the speed.
+    pub fn advance(&mut self, seconds: f32) {
+        if let Some(w) = &mut self.wall {
+            *w += seconds.clamp(0.0, 1.0) * self.speed;
+        }
     }
 
     /// Timeline speed: simulated seconds per frame times [`FPS`] (1: real time at 60 Hz; 0: the clock
@@ -174,6 +201,7 @@ impl Pipeline {
     pub fn set_speed(&mut self, speed: f32) {
         self.origin_time = self.time();
         self.origin_frame = self.frame;
+        self.wall = self.wall.map(|_| 0.0);
         self.speed = if speed.is_finite() { speed.clamp(0.0, 64.0) } else { 1.0 };
     }
 
@@ -191,6 +219,7 @@ impl Pipeline {
         }
         self.origin_time = t;
         self.origin_frame = self.frame;
+        self.wall = self.wall.map(|_| 0.0);
         true
     }
 
@@ -220,7 +249,11 @@ impl Pipeline {
             self.next_event += 1;
         }
         let mut changes = self.client.update_interest(&self.server, camera)?;
-        if self.frame.is_multiple_of(PULL_EVERY_FRAMES) {
+        // Every 15 frames; on the wall clock also every quarter of a simulated second (a slow frame rate must
+        // not delay the stream's changes by 15 frames).
+        let due = self.wall.is_some() && self.time() - self.pulled_at >= 0.25;
+        if self.frame.is_multiple_of(PULL_EVERY_FRAMES) || due {
+            self.pulled_at = self.time();
             changes.extend(self.client.pull(&self.server)?);
         }
         let now = self.time();

@@ -196,7 +196,8 @@ impl App {
         let mut renderer = Renderer::new(&ctx, w, h, &self.opts.pipeline.probes)?;
         renderer.set_gpu_timing(timing_trusted(&ctx));
         let blit = Blit::new(&ctx, config.format);
-        let pipeline = Pipeline::new(self.opts.world.clone(), &self.opts.pipeline)?;
+        let mut pipeline = Pipeline::new(self.opts.world.clone(), &self.opts.pipeline)?;
+        pipeline.use_wall_clock();
         let speed = (3.0 * self.opts.world.probe_spacing).max(2.0);
         let egui_ctx = egui::Context::default();
         let egui_state = egui_winit::State::new(
@@ -372,6 +373,7 @@ impl State {
         let tuning = self.pipeline.manager().config().clone();
         let (w, h) = self.renderer.size();
         self.pipeline = Pipeline::new(world, &self.pipeline_opts)?;
+        self.pipeline.use_wall_clock();
         self.pipeline.manager_mut().set_tuning(tuning.base_budget, tuning.global_budget, tuning.blend.hysteresis);
         self.pipeline.set_speed(speed);
         self.renderer = Renderer::new(&self.ctx, w, h, &self.pipeline_opts.probes)?;
@@ -503,6 +505,7 @@ impl State {
         self.last = now;
         self.fly.update(&self.held, dt);
         self.drive_camera(now);
+        self.pipeline.advance(dt);
         let cam = self.fly.camera;
         let report = self.pipeline.step(cam.position, false)?;
         let t_step = Instant::now();

@@ -112,7 +112,7 @@ impl GpuTimer {
 
     /// Ends the profiler frame (after its encoders are submitted) and takes any finished frame's results.
     pub fn end_frame(&mut self, queue: &wgpu::Queue) {
-        let Some(p) = &mut self.profiler else { return };
+        let Some(p) = self.profiler.as_mut().filter(|_| self.enabled) else { return };
         if let Err(e) = p.end_frame() {
             log::warn!("GPU pass timing: {e}");
         }
@@ -122,8 +122,11 @@ impl GpuTimer {
     /// Takes the results of frames whose timestamps have been read back since the last call (the device must
     /// have been polled for them to arrive).
     pub fn poll(&mut self, queue: &wgpu::Queue) {
-        let Some(p) = &mut self.profiler else { return };
+        let Some(p) = self.profiler.as_mut().filter(|_| self.enabled) else { return };
         while let Some(results) = p.process_finished_frame(queue.get_timestamp_period()) {
+            if results.is_empty() {
+                continue;
+            }
             let mut t = GpuPassTimes::default();
             collect(&results, &mut t);
             log::debug!("GPU pass times: {t:?}");
