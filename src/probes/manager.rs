@@ -1188,7 +1188,8 @@ impl ProbeManager {
         let mut taken = vec![0usize; self.levels.len()];
         let mut jobs = Vec::new();
         for l in 0..self.levels.len() {
-            let share = (global * own[l]).div_ceil(total).min(own[l]);
+            // Shares round up, so the last level's is cut to what the global cap has left.
+            let share = (global * own[l]).div_ceil(total).min(own[l]).min(global.saturating_sub(jobs.len()));
             taken[l] = self.take_work(l, share, &mut jobs);
         }
         for l in 0..self.levels.len() {
