@@ -9,6 +9,7 @@
 //! screenshot; Esc quits.
 
 pub mod fly;
+pub mod screenshot;
 pub mod ui;
 
 use std::path::PathBuf;
@@ -121,6 +122,10 @@ struct State {
     message: String,
     pending_seek: Option<f32>,
     pending_world: Option<String>,
+    /// A screenshot of the window is due with the next frame, to this file.
+    shot_due: Option<PathBuf>,
+    /// The surface can be copied from (window screenshots include the panels).
+    copyable: bool,
     egui_ctx: egui::Context,
     egui_state: egui_winit::State,
     egui_renderer: egui_wgpu::Renderer,
@@ -192,6 +197,11 @@ impl App {
         }
         config.present_mode =
             if self.opts.vsync { wgpu::PresentMode::AutoVsync } else { wgpu::PresentMode::AutoNoVsync };
+        // Screenshots copy the surface (the image with the panels) where the surface allows it.
+        let copyable = caps.usages.contains(wgpu::TextureUsages::COPY_SRC) && screenshot::readable(config.format);
+        if copyable {
+            config.usage |= wgpu::TextureUsages::COPY_SRC;
+        }
         surface.configure(&ctx.device, &config);
         let mut renderer = Renderer::new(&ctx, w, h, &self.opts.pipeline.probes)?;
         renderer.set_gpu_timing(timing_trusted(&ctx));
@@ -236,6 +246,8 @@ impl App {
             message: String::new(),
             pending_seek: None,
             pending_world: None,
+            shot_due: None,
+            copyable,
             egui_ctx,
             egui_state,
             egui_renderer,
@@ -281,12 +293,23 @@ impl State {
         Ok(())
     }
 
-    fn screenshot(&mut self, path: Option<&PathBuf>) -> Result<PathBuf, AppError> {
+    /// Asks for a screenshot of the window with the next frame (the image alone where the surface cannot be
+    /// copied, written at once).
+    fn screenshot(&mut self, path: Option<&PathBuf>) -> Result<(), AppError> {
         let path = path.cloned().unwrap_or_else(|| PathBuf::from(format!("lumon-{}.png", self.frames)));
+        if self.copyable {
+            self.shot_due = Some(path);
+            return Ok(());
+        }
         let img = self.renderer.read_image(&self.ctx)?;
-        img.save(&path).map_err(|e| AppError::Screenshot { path: path.clone(), reason: e.to_string() })?;
+        self.write_shot(&img, path)
+    }
+
+    fn write_shot(&mut self, img: &image::RgbaImage, path: PathBuf) -> Result<(), AppError> {
+        screenshot::save(img, &path).map_err(|reason| AppError::Screenshot { path: path.clone(), reason })?;
         log::info!("screenshot: {}", path.display());
-        Ok(path)
+        self.message = format!("screenshot saved to {}", path.display());
+        Ok(())
     }
 
     fn key(
@@ -618,10 +641,15 @@ impl State {
             });
             self.egui_renderer.render(&mut pass.forget_lifetime(), &paint, &screen);
         }
+        let shot = self.shot_due.take().map(|path| (path, screenshot::record(&self.ctx, &mut enc, &frame.texture)));
         self.ctx.queue.submit(extra.into_iter().chain([enc.finish()]));
         self.renderer.finish_frame(&self.ctx);
         for id in &freed {
             self.egui_renderer.free_texture(id);
+        }
+        if let Some((path, pending)) = shot {
+            let img = pending.read(&self.ctx)?;
+            self.write_shot(&img, path)?;
         }
         self.window.pre_present_notify();
         self.ctx.queue.present(frame);
@@ -710,15 +738,19 @@ impl ApplicationHandler for App {
                 } else if state.minimised || size.width == 0 || size.height == 0 {
                     Ok(())
                 } else {
-                    state.frame().and_then(|()| match exit_after {
-                        Some(n) if state.frames >= n => {
-                            if shot.is_some() {
-                                state.screenshot(shot.as_ref())?;
-                            }
-                            el.exit();
-                            Ok(())
+                    let last = exit_after.is_some_and(|n| state.frames + 1 >= n);
+                    let asked = if last && shot.is_some() { state.screenshot(shot.as_ref()) } else { Ok(()) };
+                    asked.and_then(|()| state.frame()).and_then(|()| {
+                        if !last {
+                            return Ok(());
                         }
-                        _ => Ok(()),
+                        // The last frame had no surface to copy from: the image alone, rather than nothing.
+                        if let Some(path) = state.shot_due.take() {
+                            let img = state.renderer.read_image(&state.ctx)?;
+                            state.write_shot(&img, path)?;
+                        }
+                        el.exit();
+                        Ok(())
                     })
                 }
             }
