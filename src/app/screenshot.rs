@@ -55,27 +55,15 @@ pub fn record(ctx: &GpuContext, enc: &mut wgpu::CommandEncoder, texture: &wgpu::
 impl PendingShot {
     /// Waits for the copy (after the encoder was submitted) and returns the RGBA image.
     pub fn read(self, ctx: &GpuContext) -> Result<image::RgbaImage, RenderError> {
-        let slice = self.buffer.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        ctx.wait()?;
-        rx.recv()
-            .map_err(|e| RenderError::Readback(e.to_string()))?
-            .map_err(|e| RenderError::Readback(e.to_string()))?;
+        let data = ctx.read_buffer(&self.buffer)?;
         let bgra = matches!(self.format, wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Bgra8UnormSrgb);
         let mut pixels = Vec::with_capacity((self.width * self.height * 4) as usize);
-        {
-            let data = slice.get_mapped_range().map_err(|e| RenderError::Readback(e.to_string()))?;
-            for row in data.chunks_exact(self.padded_row as usize) {
-                for px in row[..(self.width * 4) as usize].chunks_exact(4) {
-                    let (r, b) = if bgra { (px[2], px[0]) } else { (px[0], px[2]) };
-                    pixels.extend_from_slice(&[r, px[1], b, 255]);
-                }
+        for row in data.chunks_exact(self.padded_row as usize) {
+            for px in row[..(self.width * 4) as usize].chunks_exact(4) {
+                let (r, b) = if bgra { (px[2], px[0]) } else { (px[0], px[2]) };
+                pixels.extend_from_slice(&[r, px[1], b, 255]);
             }
         }
-        self.buffer.unmap();
         image::RgbaImage::from_raw(self.width, self.height, pixels)
             .ok_or_else(|| RenderError::Readback("screenshot size mismatch".into()))
     }

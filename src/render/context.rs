@@ -124,6 +124,23 @@ impl GpuContext {
         Ok(GpuContext { adapter, device, queue, summary })
     }
 
+    /// Maps `buffer` (`MAP_READ`, its copy already submitted), waits for the GPU, and returns its bytes
+    /// (headless reads and screenshots only).
+    pub fn read_buffer(&self, buffer: &wgpu::Buffer) -> Result<Vec<u8>, RenderError> {
+        let slice = buffer.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        rx.recv()
+            .map_err(|e| RenderError::Readback(e.to_string()))?
+            .map_err(|e| RenderError::Readback(e.to_string()))?;
+        let data = slice.get_mapped_range().map_err(|e| RenderError::Readback(e.to_string()))?.to_vec();
+        buffer.unmap();
+        Ok(data)
+    }
+
     /// Waits for the GPU to finish everything submitted.
     pub fn wait(&self) -> Result<(), RenderError> {
         self.device

@@ -576,21 +576,7 @@ impl Renderer {
         enc.copy_buffer_to_buffer(&src, 0, &readback, 0, bytes);
         ctx.queue.submit([enc.finish()]);
         self.finish_frame(ctx);
-        let slice = readback.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        ctx.wait()?;
-        rx.recv()
-            .map_err(|e| RenderError::Readback(e.to_string()))?
-            .map_err(|e| RenderError::Readback(e.to_string()))?;
-        let data = {
-            let view = slice.get_mapped_range().map_err(|e| RenderError::Readback(e.to_string()))?;
-            view.to_vec()
-        };
-        readback.unmap();
-        Ok(data)
+        ctx.read_buffer(&readback)
     }
 
     /// Renders the frame and waits for it (timing runs); returns the wall milliseconds from submit to done.
