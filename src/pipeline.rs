@@ -108,8 +108,9 @@ pub struct Pipeline {
     /// `origin_time + wall` (see [`Pipeline::use_wall_clock`]).
     origin_time: f32,
     origin_frame: u64,
-    /// Simulated seconds since the origin on the wall clock (`None`: time follows frames).
-    wall: Option<f32>,
+    /// Simulated seconds since the origin on the wall clock (`None`: time follows frames); `f64`, so a long
+    /// session's small steps are not lost to rounding.
+    wall: Option<f64>,
     /// Simulated time of the last pull of deltas.
     pulled_at: f32,
     speed: f32,
@@ -174,7 +175,7 @@ impl Pipeline {
     /// Simulated seconds since the start: frames / [`FPS`] at speed 1 (as headless runs have it).
     pub fn time(&self) -> f32 {
         match self.wall {
-            Some(w) => self.origin_time + w,
+            Some(w) => (f64::from(self.origin_time) + w) as f32,
             None => self.origin_time + (self.frame - self.origin_frame) as f32 / FPS * self.speed,
         }
     }
@@ -192,7 +193,7 @@ impl Pipeline {
     /// does not skip the timeline ahead) times the speed.
     pub fn advance(&mut self, seconds: f32) {
         if let Some(w) = &mut self.wall {
-            *w += seconds.clamp(0.0, 1.0) * self.speed;
+            *w += f64::from(seconds.clamp(0.0, 1.0) * self.speed);
         }
     }
 

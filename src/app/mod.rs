@@ -123,7 +123,9 @@ struct State {
     pending_seek: Option<f32>,
     pending_world: Option<String>,
     /// A screenshot of the window is due with the next frame, to this file.
-    shot_due: Option<PathBuf>,
+    /// With whether a failure ends the viewer (the scripted one at `exit_after_frames`) or is only reported
+    /// in the panel (F12).
+    shot_due: Option<(PathBuf, bool)>,
     /// The surface can be copied from (window screenshots include the panels).
     copyable: bool,
     egui_ctx: egui::Context,
@@ -294,15 +296,17 @@ impl State {
     }
 
     /// Asks for a screenshot of the window with the next frame (the image alone where the surface cannot be
-    /// copied, written at once).
-    fn screenshot(&mut self, path: Option<&PathBuf>) -> Result<(), AppError> {
+    /// copied, written at once). Only a `fatal` (scripted) screenshot's failure is an error; F12's is shown in
+    /// the panel.
+    fn screenshot(&mut self, path: Option<&PathBuf>, fatal: bool) -> Result<(), AppError> {
         let path = path.cloned().unwrap_or_else(|| PathBuf::from(format!("lumon-{}.png", self.frames)));
         if self.copyable {
-            self.shot_due = Some(path);
+            self.shot_due = Some((path, fatal));
             return Ok(());
         }
-        let img = self.renderer.read_image(&self.ctx)?;
-        self.write_shot(&img, path)
+        let written = self.renderer.read_image(&self.ctx).map_err(AppError::from);
+        let written = written.and_then(|img| self.write_shot(&img, path));
+        self.shot_result(written, fatal)
     }
 
     fn write_shot(&mut self, img: &image::RgbaImage, path: PathBuf) -> Result<(), AppError> {
@@ -310,6 +314,18 @@ impl State {
         log::info!("screenshot: {}", path.display());
         self.message = format!("screenshot saved to {}", path.display());
         Ok(())
+    }
+
+    /// A screenshot's outcome: a failure ends the viewer when `fatal`, else it is logged and shown.
+    fn shot_result(&mut self, r: Result<(), AppError>, fatal: bool) -> Result<(), AppError> {
+        match r {
+            Err(e) if !fatal => {
+                log::error!("{e}");
+                self.message = e.to_string();
+                Ok(())
+            }
+            r => r,
+        }
     }
 
     fn key(
@@ -342,9 +358,7 @@ impl State {
             KeyCode::KeyR => self.toggle_record(),
             KeyCode::KeyP => self.toggle_playback(),
             KeyCode::Tab => self.show_ui = !self.show_ui,
-            KeyCode::F12 => {
-                self.screenshot(shot)?;
-            }
+            KeyCode::F12 => self.screenshot(shot, false)?,
             _ => {
                 let digits = [
                     KeyCode::Digit1,
@@ -395,6 +409,11 @@ impl State {
         self.pipeline_opts.interest_radius = crate::pipeline::view_radius(&world);
         let tuning = self.pipeline.manager().config().clone();
         let (w, h) = self.renderer.size();
+        // The old pipeline's converged regions go to disk, and its IO thread is idle, before the new one opens
+        // the same cache folder (a user's explicit jump or world change: the one place the viewer waits on disk).
+        let grid = self.pipeline.grid().clone();
+        self.pipeline.manager_mut().flush_to_disk(&grid);
+        self.rays_at_refresh = 0;
         self.pipeline = Pipeline::new(world, &self.pipeline_opts)?;
         self.pipeline.use_wall_clock();
         self.pipeline.manager_mut().set_tuning(tuning.base_budget, tuning.global_budget, tuning.blend.hysteresis);
@@ -641,15 +660,16 @@ impl State {
             });
             self.egui_renderer.render(&mut pass.forget_lifetime(), &paint, &screen);
         }
-        let shot = self.shot_due.take().map(|path| (path, screenshot::record(&self.ctx, &mut enc, &frame.texture)));
+        let shot = self.shot_due.take().map(|due| (due, screenshot::record(&self.ctx, &mut enc, &frame.texture)));
         self.ctx.queue.submit(extra.into_iter().chain([enc.finish()]));
         self.renderer.finish_frame(&self.ctx);
         for id in &freed {
             self.egui_renderer.free_texture(id);
         }
-        if let Some((path, pending)) = shot {
-            let img = pending.read(&self.ctx)?;
-            self.write_shot(&img, path)?;
+        if let Some(((path, fatal), pending)) = shot {
+            let written = pending.read(&self.ctx).map_err(AppError::from);
+            let written = written.and_then(|img| self.write_shot(&img, path));
+            self.shot_result(written, fatal)?;
         }
         self.window.pre_present_notify();
         self.ctx.queue.present(frame);
@@ -739,13 +759,13 @@ impl ApplicationHandler for App {
                     Ok(())
                 } else {
                     let last = exit_after.is_some_and(|n| state.frames + 1 >= n);
-                    let asked = if last && shot.is_some() { state.screenshot(shot.as_ref()) } else { Ok(()) };
+                    let asked = if last && shot.is_some() { state.screenshot(shot.as_ref(), true) } else { Ok(()) };
                     asked.and_then(|()| state.frame()).and_then(|()| {
                         if !last {
                             return Ok(());
                         }
                         // The last frame had no surface to copy from: the image alone, rather than nothing.
-                        if let Some(path) = state.shot_due.take() {
+                        if let Some((path, _)) = state.shot_due.take() {
                             let img = state.renderer.read_image(&state.ctx)?;
                             state.write_shot(&img, path)?;
                         }

@@ -294,7 +294,11 @@ fn timing(ui: &mut egui::Ui, history: &TimingHistory) {
     ));
     let has_gpu = history.frames.iter().any(|t| t.gpu.is_some());
     if has_gpu {
-        let pass = |i: usize| history.median(move |t| t.gpu.map_or(0.0, |g| g.named()[i].1 as f32));
+        let pass = |i: usize| {
+            let mut v: Vec<f32> = history.frames.iter().filter_map(|t| t.gpu.map(|g| g.named()[i].1 as f32)).collect();
+            v.sort_by(f32::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
         ui.label(format!(
             "median GPU ms (timestamp queries): upload {:.2}, gbuffer {:.2}, lighting {:.2}, tonemap {:.2}",
             pass(0),

@@ -192,6 +192,10 @@ impl DiskCache {
             return;
         }
         if self.tx.is_some() {
+            // Answers the thread gave before it stopped are kept; the rest become misses.
+            let mut answered = Vec::new();
+            self.take_answers(&mut answered);
+            self.answered_here.extend(answered);
             self.turn_off("the probe cache IO thread stopped");
         }
         self.answered_here.push(Loaded { key, data: None });
@@ -207,6 +211,17 @@ impl DiskCache {
     /// Answers that arrived, without waiting. When the IO thread has stopped (it panicked), persistence turns
     /// off and the loads it never answered come back as misses.
     pub fn poll(&mut self, out: &mut Vec<Loaded>) {
+        self.take_answers(out);
+        let stopped = self.thread.as_ref().is_some_and(JoinHandle::is_finished);
+        if self.tx.is_some() && stopped {
+            self.take_answers(out);
+            self.turn_off("the probe cache IO thread stopped");
+        }
+        out.append(&mut self.answered_here);
+    }
+
+    /// Moves the IO thread's answers into `out`, counting them off `requested`.
+    fn take_answers(&mut self, out: &mut Vec<Loaded>) {
         for loaded in self.rx.try_iter() {
             if let Some(n) = self.requested.get_mut(&loaded.key) {
                 *n -= 1;
@@ -216,14 +231,6 @@ impl DiskCache {
             }
             out.push(loaded);
         }
-        let stopped = self.thread.as_ref().is_some_and(JoinHandle::is_finished);
-        if self.tx.is_some() && stopped {
-            out.extend(self.rx.try_iter().inspect(|l| {
-                self.requested.remove(&l.key);
-            }));
-            self.turn_off("the probe cache IO thread stopped");
-        }
-        out.append(&mut self.answered_here);
     }
 
     /// Waits until every request sent so far is done and collects the load answers (lockstep runs and
