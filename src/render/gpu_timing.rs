@@ -52,8 +52,6 @@ pub struct GpuTimer {
     latest: Option<GpuPassTimes>,
     /// Finished frames not yet taken by [`GpuTimer::take_finished`] (at most [`KEEP_FINISHED`]).
     finished: Vec<GpuPassTimes>,
-    /// Frames whose results came back.
-    measured: u64,
 }
 
 /// Finished frames kept for [`GpuTimer::take_finished`] (older ones are dropped when nobody takes them).
@@ -70,7 +68,7 @@ impl GpuTimer {
                 GpuProfiler::new(device, settings).map_err(|e| log::warn!("GPU pass timing is off: {e}")).ok()
             })
             .flatten();
-        GpuTimer { profiler, enabled: true, latest: None, finished: Vec::new(), measured: 0 }
+        GpuTimer { profiler, enabled: true, latest: None, finished: Vec::new() }
     }
 
     /// True when the adapter gives pass times and they are on.
@@ -131,7 +129,6 @@ impl GpuTimer {
             collect(&results, &mut t);
             log::debug!("GPU pass times: {t:?}");
             self.latest = Some(t);
-            self.measured += 1;
             if self.finished.len() == KEEP_FINISHED {
                 self.finished.remove(0);
             }
@@ -147,11 +144,6 @@ impl GpuTimer {
     /// The latest finished frame's pass times.
     pub fn latest(&self) -> Option<GpuPassTimes> {
         self.latest
-    }
-
-    /// Frames whose pass times came back.
-    pub fn measured(&self) -> u64 {
-        self.measured
     }
 }
 
