@@ -270,18 +270,24 @@ fn no_probe_is_ever_forgotten_while_results_and_disk_answers_arrive_at_any_time(
     let mut m = ProbeManager::new(small(w.probe_spacing), 2, Some(disk)).unwrap();
     let mut rng = Rng::new(5);
     let mut cam = w.main_bookmark().position;
-    for frame in 0..200 {
+    for _ in 0..200 {
         // No waiting: results and disk answers land whenever they land, edits keep coming every frame and the
         // camera keeps bringing new probes in (new disk requests).
         cam += Vec3::new(rng.range_f32(0.0, 0.6), 0.0, rng.range_f32(-0.3, 0.3));
         let p = cam + Vec3::new(rng.range_f32(-2.0, 2.0), rng.range_f32(-1.0, 1.0), rng.range_f32(-2.0, 2.0));
         let edit = Aabb { min: p, max: p + Vec3::splat(0.3) };
         m.step(cam, &grid, std::slice::from_ref(&edit));
-        assert_eq!(m.forgotten_probes(), 0, "frame {frame}");
     }
-    m.wait_idle();
-    m.step(cam, &grid, &[]);
-    assert_eq!(m.forgotten_probes(), 0);
+    // A probe dropped on the way would stay without data: in lockstep, with no more edits, every probe that
+    // is not inside solids gets its data within a few budgets' worth of frames.
+    for frame in 0..40 {
+        m.wait_idle();
+        m.step(cam, &grid, &[]);
+        if m.stats().levels.iter().all(|l| l.valid_fraction >= 1.0) {
+            return;
+        }
+        assert!(frame < 39, "probes left without data: {:?}", m.stats().levels);
+    }
 }
 
 #[test]
@@ -472,7 +478,6 @@ fn an_io_thread_that_cannot_start_turns_persistence_off_and_every_probe_is_trace
     for _ in 0..40 {
         m.step(cam, &grid, &[]);
         m.wait_idle();
-        assert_eq!(m.forgotten_probes(), 0);
     }
     let s = m.stats();
     assert!(s.disk.is_some_and(|d| d.disabled && d.writes == 0));

@@ -131,8 +131,20 @@ fn results_for_probes_dirtied_while_in_flight_are_dropped_and_traced_again() {
     let report = m.step(cam, &grid, &[]);
     assert!(report.dropped > 0, "stale results are dropped: {report:?}");
     assert!(m.stats().results_dropped >= report.dropped as u64, "counted");
-    assert_eq!(m.forgotten_probes(), 0, "the dropped probes are queued again");
-    m.wait_idle();
+    // The dropped probes were queued again: within a few lockstep frames every probe has its data.
+    assert!(all_probes_get_data(&mut m, cam, &grid, 20), "{:?}", m.stats().levels);
+}
+
+/// Steps in lockstep until every probe that is not inside solids holds data, at most `frames` frames.
+fn all_probes_get_data(m: &mut ProbeManager, cam: Vec3, grid: &Arc<VoxelGrid>, frames: u32) -> bool {
+    for _ in 0..frames {
+        m.wait_idle();
+        m.step(cam, grid, &[]);
+        if m.stats().levels.iter().all(|l| l.valid_fraction >= 1.0) {
+            return true;
+        }
+    }
+    false
 }
 
 #[test]

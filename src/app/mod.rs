@@ -516,7 +516,7 @@ impl State {
         let probes = self.pipeline.manager().stats();
         self.panel.rays_per_second = (probes.rays_traced.saturating_sub(self.rays_at_refresh)) as f64 / dt.max(1e-3);
         self.rays_at_refresh = probes.rays_traced;
-        self.panel.queue = probes.levels.iter().map(|l| l.dirty).sum();
+        self.panel.queue = probes.levels.iter().map(|l| l.queued).sum();
         self.panel.probes = probes;
         self.panel.stream = self.pipeline.stream_stats().clone();
         self.panel.regions = self.pipeline.regions().clone();

@@ -333,14 +333,16 @@ fn probes(ui: &mut egui::Ui, data: &PanelData) {
         p.results_dropped
     ));
     egui::Grid::new("levels").striped(true).show(ui, |ui| {
-        for h in ["level", "resident", "dirty", "flight", "valid", "conv.", "hits", "miss", "evict", "recyc."] {
+        for h in ["level", "resident", "queued", "disk", "flight", "valid", "conv.", "hits", "miss", "evict", "recyc."]
+        {
             ui.strong(h);
         }
         ui.end_row();
         for l in &p.levels {
             ui.label(format!("{} ({} m)", l.level, l.spacing));
             ui.label(l.resident.to_string());
-            ui.label(l.dirty.to_string());
+            ui.label(l.queued.to_string());
+            ui.label(l.awaiting_disk.to_string());
             ui.label(l.in_flight.to_string());
             ui.label(format!("{:.0} %", l.valid_fraction * 100.0));
             ui.label(format!("{:.0} %", l.converged_fraction * 100.0));

@@ -102,9 +102,16 @@ pub struct LevelStats {
     pub spacing: f32,
     /// Slots holding a probe.
     pub resident: usize,
-    /// Work entries queued.
-    pub dirty: usize,
+    /// Probes in the work queue (new, dirty, not converged or stale).
+    pub queued: usize,
+    /// Probes waiting for their region's disk answer.
+    pub awaiting_disk: usize,
     /// Probes being traced.
+    pub tracing: usize,
+    /// Probes that hold no data yet (not counting those inside solids): each is queued, waiting for the disk
+    /// or being traced, so `without_data <= queued + awaiting_disk + tracing` always.
+    pub without_data: usize,
+    /// Traces running, including those whose probe was recycled or dirtied since (their results are dropped).
     pub in_flight: usize,
     /// Usable probes / probes that are not inside solids.
     pub valid_fraction: f32,

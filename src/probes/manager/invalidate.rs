@@ -84,15 +84,18 @@ impl ProbeManager {
                     continue;
                 }
                 let slot = topo.slot(g);
-                let s = &mut self.levels[l].slots[slot];
-                if s.coord != g || !s.assigned {
+                let level = &mut self.levels[l];
+                let s = &mut level.slots[slot];
+                if s.coord != g || !s.assigned() {
                     continue;
                 }
-                if s.in_flight {
-                    // Its result was computed for the old voxels: drop it when it arrives, then trace again.
+                if matches!(s.work, Work::Tracing { .. }) {
+                    // Its result is computed for the old voxels: drop it when it arrives; trace it again now.
                     s.generation = s.generation.wrapping_add(1);
+                    level.set_work(slot, Work::Idle);
+                    level.payloads[slot].flags &= !flags::IN_FLIGHT;
                 }
-                s.dirty = true;
+                level.slots[slot].dirty = true;
                 dirtied += 1;
                 self.push_work(l, slot, 0);
             }

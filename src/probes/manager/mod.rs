@@ -64,18 +64,38 @@ mod slot;
 pub use config::{LevelStats, ProbeConfig, ProbeStats, ProbeUpload, StepReport};
 pub use invalidate::region_content;
 use persist::reuse_region;
+/// What a slot's probe is waiting for. One value at a time, so a probe can never be queued and traced at once,
+/// or wait for the disk while it is traced, and a probe without data is always waiting for something: the
+/// transitions (below) are the whole state machine.
+///
+/// - `Empty` → (enters the clipmap) `Disk`, `Queued` or `Idle` (a cached payload);
+/// - `Disk` → (the region's answer) `Idle` with the cached payload, or `Queued`;
+/// - `Queued` → (picked within the budgets) `Tracing`;
+/// - `Tracing` → (its result) `Idle`, or `Queued` again when it asked for more (not converged, `again`);
+/// - any → (recycled for another probe) as on entry; `Tracing` → (an edit reached it) `Queued`. Both bump the
+///   slot's generation, so the running trace's result is dropped when it arrives: a trace that is not the
+///   current generation's is no state of the slot, only a count in its level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Work {
+    /// The slot holds no probe yet.
+    Empty,
+    /// Nothing: the probe holds its payload (usable, or disabled inside solids).
+    Idle,
+    /// Its region's disk answer, which gives it a payload or queues it.
+    Disk,
+    /// A live entry in the level's work queue (the one with the slot's `stamp`), of this class.
+    Queued(u8),
+    /// Being traced; `again` queues it once more when the result arrives.
+    Tracing { again: bool },
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     coord: IVec3,
     generation: u32,
     updates: u32,
-    assigned: bool,
-    in_flight: bool,
-    pending: bool,
-    awaiting_disk: bool,
+    work: Work,
     upload_queued: bool,
-    /// Class of the live work entry, [`NOT_QUEUED`] when none.
-    queued_class: u8,
     /// Identifies the live work entry; older entries in the queue are skipped.
     stamp: u32,
     /// Frame of the last applied update.
@@ -87,7 +107,6 @@ struct Slot {
     dirty: bool,
 }
 
-const NOT_QUEUED: u8 = u8::MAX;
 /// How many items ahead the apply, schedule and shift loops prefetch per-probe state.
 const PREFETCH_AHEAD: usize = 8;
 
@@ -99,17 +118,40 @@ impl Default for Slot {
             coord: NO_COORD,
             generation: 0,
             updates: 0,
-            assigned: false,
-            in_flight: false,
-            pending: false,
-            awaiting_disk: false,
+            work: Work::Empty,
             upload_queued: false,
-            queued_class: NOT_QUEUED,
             stamp: 0,
             last_update: 0,
             aging_queued: false,
             dirty: false,
         }
+    }
+}
+
+impl Slot {
+    /// The slot holds a probe (a slot once assigned stays assigned).
+    fn assigned(&self) -> bool {
+        self.work != Work::Empty
+    }
+}
+
+/// How many slots of a level are in each waiting state, kept by [`Level::set_work`] on every transition.
+#[derive(Clone, Copy, Debug, Default)]
+struct WorkCounts {
+    queued: usize,
+    disk: usize,
+    tracing: usize,
+}
+
+impl WorkCounts {
+    fn add(&mut self, w: Work, sign: isize) {
+        let n = match w {
+            Work::Queued(_) => &mut self.queued,
+            Work::Disk => &mut self.disk,
+            Work::Tracing { .. } => &mut self.tracing,
+            Work::Empty | Work::Idle => return,
+        };
+        *n = n.saturating_add_signed(sign);
     }
 }
 /// An edit whose probes are still being marked dirty: the probes of `level` within `range` of `b`, visited in
@@ -133,13 +175,26 @@ struct Level {
     valid: usize,
     converged: usize,
     disabled: usize,
+    /// Traces submitted and not yet returned, the current generation's and stale ones.
     in_flight: usize,
+    /// Slots per waiting state.
+    work: WorkCounts,
     /// Slots holding a probe (a slot once assigned stays assigned).
     resident: usize,
     stats: LevelStats,
     initialised: bool,
     /// The level counted as converged at its last check (for the checkpoint trigger).
     converged_flag: bool,
+}
+
+impl Level {
+    /// The one way a slot changes state: keeps the level's counts.
+    fn set_work(&mut self, slot: usize, work: Work) {
+        let s = &mut self.slots[slot];
+        self.work.add(s.work, -1);
+        self.work.add(work, 1);
+        s.work = work;
+    }
 }
 
 impl ProbeLevel for Level {
@@ -207,6 +262,7 @@ impl ProbeManager {
                     converged: 0,
                     disabled: 0,
                     in_flight: 0,
+                    work: WorkCounts::default(),
                     resident: 0,
                     stats: LevelStats { level: l, spacing: topo.spacing, ..Default::default() },
                     initialised: false,
@@ -289,7 +345,10 @@ impl ProbeManager {
                 let live = (l.topo.len() - l.disabled).max(1) as f32;
                 LevelStats {
                     resident: l.resident,
-                    dirty: l.queue.len(),
+                    queued: l.work.queued,
+                    awaiting_disk: l.work.disk,
+                    tracing: l.work.tracing,
+                    without_data: l.resident.saturating_sub(l.valid + l.disabled),
                     in_flight: l.in_flight,
                     valid_fraction: l.valid as f32 / live,
                     converged_fraction: l.converged as f32 / live,
@@ -318,31 +377,6 @@ impl ProbeManager {
     pub fn converged_fraction(&self, level: usize) -> f32 {
         let l = &self.levels[level];
         l.converged as f32 / (l.topo.len() - l.disabled).max(1) as f32
-    }
-
-    /// Probes that hold no payload yet and are neither queued (with a live entry in the work queue), nor
-    /// traced, nor waiting for the disk: always 0 unless the bookkeeping lost one. Scans everything; for tests.
-    pub fn forgotten_probes(&self) -> usize {
-        self.levels
-            .iter()
-            .map(|l| {
-                let live: rustc_hash::FxHashSet<(u32, u32)> = l.queue.entries().copied().collect();
-                l.slots
-                    .iter()
-                    .zip(&l.payloads)
-                    .enumerate()
-                    .filter(|(i, (s, p))| {
-                        let queued = s.queued_class != NOT_QUEUED && live.contains(&(*i as u32, s.stamp));
-                        s.assigned
-                            && !p.usable()
-                            && p.flags & flags::DISABLED == 0
-                            && !s.in_flight
-                            && !s.awaiting_disk
-                            && !queued
-                    })
-                    .count()
-            })
-            .sum()
     }
 
     /// True when the memory cache holds an entry for the region (any content version).

@@ -33,7 +33,7 @@ impl ProbeManager {
             let l = &self.levels[li];
             for (slot, s) in l.slots.iter().enumerate() {
                 let p = l.payloads[slot];
-                if !s.assigned || s.dirty || !self.settled(&p) {
+                if !s.assigned() || s.dirty || !self.settled(&p) {
                     continue;
                 }
                 let key = RegionKey { level: li as u32, coord: s.coord.div_euclid(IVec3::splat(r)) };
@@ -197,10 +197,10 @@ impl ProbeManager {
         for (slot, g) in list {
             let slot = slot as usize;
             let s = self.levels[l].slots[slot];
-            if s.coord != g || !s.awaiting_disk {
+            if s.coord != g || s.work != Work::Disk {
                 continue;
             }
-            self.levels[l].slots[slot].awaiting_disk = false;
+            self.levels[l].set_work(slot, Work::Idle);
             let cached = a.data.as_ref().map(|d| (d.payloads[local_index(g, r)], d.updates[local_index(g, r)]));
             self.use_cached_or_queue(l, slot, cached);
         }
@@ -210,7 +210,10 @@ impl ProbeManager {
         }
     }
 
+    /// Gives an entering probe its cached payload, or queues it. A probe an edit reached while its region was
+    /// looked up is traced: the cache describes the voxels before the edit.
     pub(super) fn use_cached_or_queue(&mut self, l: usize, slot: usize, cached: Option<(ProbePayload, u32)>) {
+        let cached = cached.filter(|_| !self.levels[l].slots[slot].dirty);
         match cached {
             Some((p, _)) if p.flags & flags::DISABLED != 0 => self.set_payload(l, slot, p),
             Some((p, updates)) if p.usable() => {

@@ -22,7 +22,7 @@ impl ProbeManager {
                     continue; // the slot was recycled since
                 }
                 s.aging_queued = false;
-                if s.in_flight || !level.payloads[slot].usable() {
+                if matches!(s.work, Work::Tracing { .. }) || !level.payloads[slot].usable() {
                     continue; // the next result re-arms it
                 }
                 if s.last_update + age > self.frame {
@@ -83,28 +83,19 @@ impl ProbeManager {
             }
             let level = &mut self.levels[l];
             let s = &mut level.slots[slot as usize];
-            if s.stamp != stamp || s.queued_class == NOT_QUEUED {
+            if s.stamp != stamp || !matches!(s.work, Work::Queued(_)) {
                 continue; // superseded entry
             }
-            s.queued_class = NOT_QUEUED;
-            if s.awaiting_disk || !s.assigned {
-                continue; // the disk answer queues it again (or gives it its payload)
-            }
-            if s.in_flight {
-                s.pending = true;
-                continue;
-            }
-            let generation = s.generation;
-            // An edit reached the probe since its last update: its history describes the old voxels.
-            let restart = s.dirty;
-            s.in_flight = true;
+            let (generation, restart, coord) = (s.generation, s.dirty, s.coord);
+            // (`restart`: an edit reached the probe since its last update; its history describes the old voxels.)
+            level.set_work(slot as usize, Work::Tracing { again: false });
             level.in_flight += 1;
             level.payloads[slot as usize].flags |= flags::IN_FLIGHT;
             jobs.push(TraceJob {
                 key: (l as u64) << 32 | u64::from(slot),
                 generation: u64::from(generation),
-                position: level.topo.position(s.coord),
-                update_index: s.updates,
+                position: level.topo.position(coord),
+                update_index: level.slots[slot as usize].updates,
                 rays: self.config.rays_per_update,
                 max_distance: self.config.ray_range(),
                 ao_range: self.config.ao_range_probes * spacing,

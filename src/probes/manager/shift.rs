@@ -41,7 +41,7 @@ impl ProbeManager {
                             self.prefetch_slot(l, *ahead as usize);
                         }
                         let (s, p) = (&level.slots[slot as usize], &level.payloads[slot as usize]);
-                        (s.assigned && s.coord == g && !s.dirty && (p.usable() || p.flags & flags::DISABLED != 0))
+                        (s.assigned() && s.coord == g && !s.dirty && (p.usable() || p.flags & flags::DISABLED != 0))
                             .then(|| (local_index(g, r), without_transient(*p), s.updates))
                     })
                     .collect();
@@ -83,18 +83,19 @@ impl ProbeManager {
                     }
                     let (slot, g) = (slots[k].0 as usize, slots[k].1);
                     let level = &mut self.levels[l];
-                    let s = &mut level.slots[slot];
-                    if s.assigned {
+                    if level.slots[slot].assigned() {
                         level.stats.recycles += 1;
                     } else {
                         level.resident += 1;
                     }
+                    level.set_work(slot, Work::Idle);
+                    let s = &mut level.slots[slot];
+                    // A trace still running for the old probe is dropped by its generation when it arrives.
                     *s = Slot {
                         coord: g,
                         generation: s.generation.wrapping_add(1),
                         stamp: s.stamp.wrapping_add(1),
-                        assigned: true,
-                        in_flight: s.in_flight,
+                        work: Work::Idle,
                         upload_queued: s.upload_queued,
                         ..Slot::default()
                     };
@@ -123,7 +124,7 @@ impl ProbeManager {
                                 disk.request(key, content);
                             }
                             for (slot, g) in &slots {
-                                self.levels[l].slots[*slot as usize].awaiting_disk = true;
+                                self.levels[l].set_work(*slot as usize, Work::Disk);
                                 list.push((*slot, *g));
                             }
                         }

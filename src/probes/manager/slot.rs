@@ -19,19 +19,23 @@ pub(super) fn update_tier(updates: u32) -> u32 {
 }
 
 impl ProbeManager {
-    /// Queues a probe for tracing with `class`, unless it is already queued at that class or better; a probe
-    /// in flight is remembered (`pending`) and queued when its result arrives.
+    /// Queues a probe for tracing with `class`, unless it is already queued at that class or better. A probe
+    /// being traced is queued again when its result arrives; one waiting for the disk is left to the answer,
+    /// which queues it when it is dirty or the cache has nothing.
     pub(super) fn push_work(&mut self, l: usize, slot: usize, class: u8) {
         let level = &mut self.levels[l];
         let s = &mut level.slots[slot];
-        if s.in_flight {
-            s.pending = true;
-            return;
+        match s.work {
+            Work::Empty | Work::Disk => return,
+            Work::Tracing { .. } => {
+                s.work = Work::Tracing { again: true };
+                return;
+            }
+            Work::Queued(queued) if queued <= class => return,
+            Work::Queued(_) | Work::Idle => {}
         }
-        if s.queued_class <= class {
-            return;
-        }
-        s.queued_class = class;
+        level.set_work(slot, Work::Queued(class));
+        let s = &mut level.slots[slot];
         s.stamp = s.stamp.wrapping_add(1);
         let d = s.coord - level.topo.anchor;
         let dist2 = (d.x * d.x + d.y * d.y + d.z * d.z) as u32;
@@ -75,27 +79,28 @@ impl ProbeManager {
         }
     }
 
+    /// Applies a finished trace, or drops it when the slot's generation moved on since it was submitted (the
+    /// slot was recycled, or an edit reached the probe: the slot's state already belongs to what came after).
     pub(super) fn apply_result(&mut self, r: &TraceResult, report: &mut StepReport) {
         let l = (r.key >> 32) as usize;
         let slot = (r.key & 0xFFFF_FFFF) as usize;
         let Some(level) = self.levels.get_mut(l) else { return };
-        let s = &mut level.slots[slot];
-        s.in_flight = false;
-        level.in_flight -= 1;
-        level.payloads[slot].flags &= !flags::IN_FLIGHT;
-        if r.generation != u64::from(s.generation) {
-            report.dropped += 1;
-            self.stats.results_dropped += 1;
-            if std::mem::take(&mut s.pending) {
-                self.push_work(l, slot, 0);
+        level.in_flight = level.in_flight.saturating_sub(1);
+        let Some(s) = level.slots.get(slot) else { return };
+        let again = match s.work {
+            Work::Tracing { again } if r.generation == u64::from(s.generation) => again,
+            _ => {
+                report.dropped += 1;
+                self.stats.results_dropped += 1;
+                return;
             }
-            return;
-        }
+        };
         let new = r.payload;
+        level.set_work(slot, Work::Idle);
+        let s = &mut level.slots[slot];
         s.updates += 1;
         s.last_update = self.frame;
         s.dirty = false;
-        let pending = std::mem::take(&mut s.pending);
         if !s.aging_queued {
             s.aging_queued = true;
             level.aging.push_back((self.frame + (self.config.stale_age_frames << l), slot as u32, s.coord));
@@ -104,7 +109,7 @@ impl ProbeManager {
         report.applied += 1;
         self.stats.probe_updates += 1;
         self.stats.rays_traced += u64::from(r.rays);
-        if pending || (new.usable() && new.confidence < self.config.converged_confidence) {
+        if again || (new.usable() && new.confidence < self.config.converged_confidence) {
             self.push_work(l, slot, 0);
         }
     }
