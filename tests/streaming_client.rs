@@ -197,3 +197,37 @@ fn a_bad_world_delta_changes_nothing() {
     assert_eq!(c.apply_world_delta(&world_delta(&s, c0, Some(c1), None)).unwrap().len(), 2);
     assert_eq!(c.cursor(), Some(c1));
 }
+
+#[test]
+fn a_delta_that_runs_backwards_or_updates_a_removed_placement_is_refused() {
+    let mut s = server(None);
+    let c0 = s.commit(vec![Edit::Add(placement(1, pos(4, 4))), Edit::Add(placement(2, pos(4, 4)))]).unwrap();
+    let mut c = client(50.0, 16);
+    c.update_interest(&s, Vec3::ZERO).unwrap();
+    let c1 = s.commit(vec![Edit::Remove { id: "p01".into() }]).unwrap();
+    let good = world_delta(&s, c0, Some(c1), None);
+    let (scene, stats) = (c.scene().clone(), c.stats().clone());
+
+    let mut backwards = good.clone();
+    (backwards.from_cursor, backwards.to_cursor) = (c0, Cursor { seq: c0.seq - 1, ..c0 });
+    let err = c.apply_world_delta(&backwards).unwrap_err();
+    assert!(matches!(err, StreamError::ReversedRange { .. }), "{err:?}");
+
+    let mut both = good.clone();
+    let rd = both.regions.iter_mut().find(|r| !r.removed.is_empty()).expect("a region with the removal");
+    rd.updated.push(Arc::new(placement(1, pos(4, 4))));
+    let err = c.apply_world_delta(&both).unwrap_err();
+    assert!(err.to_string().contains("both updated and removed"), "{err}");
+
+    let mut twice = good.clone();
+    let rd = twice.regions.iter_mut().find(|r| !r.removed.is_empty()).expect("a region with the removal");
+    rd.removed.clear();
+    rd.updated.push(Arc::new(placement(2, pos(4, 4))));
+    rd.updated.push(Arc::new(placement(2, pos(4, 5))));
+    let err = c.apply_world_delta(&twice).unwrap_err();
+    assert!(err.to_string().contains("updated twice"), "{err}");
+
+    assert_eq!((c.scene(), c.stats(), c.cursor()), (&scene, &stats, Some(c0)), "nothing changed");
+    c.apply_world_delta(&good).unwrap();
+    assert_eq!(c.cursor(), Some(c1));
+}

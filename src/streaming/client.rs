@@ -276,7 +276,10 @@ impl StreamingClient {
                 expected: cursor.epoch,
             });
         }
-        if delta.to_cursor <= cursor && delta.from_cursor <= delta.to_cursor {
+        if delta.to_cursor < delta.from_cursor {
+            return Err(StreamError::ReversedRange { from: delta.from_cursor, to: delta.to_cursor });
+        }
+        if delta.to_cursor <= cursor {
             self.stats.duplicate_deltas += 1;
             return Ok(Vec::new());
         }
@@ -293,6 +296,19 @@ impl StreamingClient {
             }
         }
         let removed: FxHashSet<&str> = regions.iter().flat_map(|rd| rd.removed.iter().map(String::as_str)).collect();
+        // A delta carries each placement's net change: one update, and never an update of a removed one.
+        let mut updated: FxHashSet<&str> = FxHashSet::default();
+        for rd in &regions {
+            for p in &rd.updated {
+                let id = p.placement_id.as_str();
+                if removed.contains(id) {
+                    return Err(inconsistent(rd, id, "is both updated and removed in one delta"));
+                }
+                if !updated.insert(id) {
+                    return Err(inconsistent(rd, id, "is updated twice in one delta"));
+                }
+            }
+        }
         let mut added: FxHashSet<&str> = FxHashSet::default();
         for rd in &regions {
             for p in &rd.added {
