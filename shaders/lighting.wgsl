@@ -114,7 +114,10 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
             light = probe_irradiance(p, n);
             indirect = light.irradiance;
         }
-        if mode == GI_INDIRECT {
+        if view == VIEW_IRRADIANCE {
+            // The HDR value is read back as it is (lumon compare); the tonemap shows it with the exposure.
+            colour = indirect / PI;
+        } else if mode == GI_INDIRECT {
             colour = albedo / PI * indirect;
         } else {
             colour = emission + albedo / PI * (sun_irradiance(p, n) + indirect);

@@ -129,12 +129,21 @@ pub fn check_camera(world: &World, camera: &Camera) -> Result<(), CaptureError> 
     Ok(())
 }
 
-/// Runs the capture on `ctx` and returns the image and what happened.
-pub fn capture(
-    ctx: &GpuContext,
-    world: Arc<World>,
-    opts: &CaptureOptions,
-) -> Result<(image::RgbaImage, CaptureReport), CaptureError> {
+/// A view made ready to render: the pipeline stepped in lockstep until the timeline reached the capture's
+/// time and level 0 converged (or the frame limit), and the GPU holding everything the CPU has.
+pub struct ConvergedView {
+    /// The renderer, its last frame prepared with the capture's camera and settings.
+    pub renderer: Renderer,
+    /// The pipeline, stopped at the capture's time.
+    pub pipeline: Pipeline,
+    /// True when level 0 reached [`CONVERGED_FRACTION`] within the frame limit.
+    pub converged: bool,
+    /// When the work began.
+    pub start: Instant,
+}
+
+/// Steps a fresh pipeline and renderer for `opts` until the view is ready to render ([`ConvergedView`]).
+pub fn converge(ctx: &GpuContext, world: Arc<World>, opts: &CaptureOptions) -> Result<ConvergedView, CaptureError> {
     check_camera(&world, &opts.camera)?;
     if !opts.time.is_finite() || opts.time < 0.0 {
         return Err(CaptureError::Camera(format!("time {} must be a finite number of seconds >= 0", opts.time)));
@@ -172,6 +181,18 @@ pub fn capture(
             break;
         }
     }
+    Ok(ConvergedView { renderer, pipeline, converged, start })
+}
+
+/// Runs the capture on `ctx` and returns the image and what happened.
+pub fn capture(
+    ctx: &GpuContext,
+    world: Arc<World>,
+    opts: &CaptureOptions,
+) -> Result<(image::RgbaImage, CaptureReport), CaptureError> {
+    let ConvergedView { mut renderer, pipeline, converged, start } = converge(ctx, world.clone(), opts)?;
+    let cam = opts.camera;
+    let timeline_frames = (opts.time * FPS).ceil() as u64;
     let img = renderer.read_image(ctx)?;
     let timing = (opts.timed_frames > 0)
         .then(|| -> Result<FrameTiming, CaptureError> {

@@ -21,6 +21,7 @@
 pub mod app;
 pub mod bench;
 pub mod capture;
+pub mod compare;
 pub mod geom;
 pub mod hash;
 pub mod pipeline;

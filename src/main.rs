@@ -40,6 +40,9 @@ enum Command {
     Bench(BenchArgs),
     /// Render one image headless (in lockstep, after the probes converge) and write it as PNG.
     Capture(CaptureArgs),
+    /// Compare the probes' lighting of a view with a path-traced reference: images into --out, metrics as
+    /// JSON on stdout.
+    Compare(CompareArgs),
 }
 
 /// Options every command that runs the pipeline takes.
@@ -150,6 +153,42 @@ struct CaptureArgs {
 }
 
 #[derive(Args)]
+struct CompareArgs {
+    /// A sample world's name or a path to a world file.
+    #[arg(long, default_value = DEFAULT_WORLD)]
+    world: String,
+    /// Camera at this bookmark (default: main).
+    #[arg(long, conflicts_with = "camera")]
+    bookmark: Option<String>,
+    /// Camera as X,Y,Z,YAW,PITCH (metres, degrees).
+    #[arg(long, allow_hyphen_values = true)]
+    camera: Option<String>,
+    /// Timeline time of the view, seconds.
+    #[arg(long, default_value_t = 0.0)]
+    time: f32,
+    /// Image size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "320x180")]
+    size: String,
+    /// Reference rays per pixel (cosine-weighted), 1..=1048576.
+    #[arg(long, default_value_t = 1024)]
+    rays: u32,
+    /// Reference bounces (1: light that reaches the surface after one hit), 1..=16.
+    #[arg(long, default_value_t = 4)]
+    bounces: u32,
+    /// Most frames to wait for level 0 to converge.
+    #[arg(long, default_value_t = 900)]
+    converge_frames: u32,
+    /// Exposure multiplier of the images, on top of the world's own.
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
+    exposure: f32,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Folder for the images (created when missing).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
 struct BenchArgs {
     /// Run the CPU pipeline only (streaming, voxels, probe manager, tracer): no adapter needed.
     #[arg(long)]
@@ -249,6 +288,7 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Stream(a)) => stream(a),
         Some(Command::Bench(a)) => bench(a),
         Some(Command::Capture(a)) => capture(a),
+        Some(Command::Compare(a)) => compare(a),
     }
 }
 
@@ -329,6 +369,128 @@ fn view(a: ViewArgs) -> Result<()> {
     Ok(())
 }
 
+/// The camera of `--camera X,Y,Z,YAW,PITCH` or `--bookmark NAME` (default: the main bookmark).
+fn view_camera(world: &lumon::world::World, camera: Option<&str>, bookmark: Option<&str>) -> Result<Camera> {
+    Ok(match (camera, bookmark) {
+        (Some(c), _) => {
+            let v: Vec<f32> = c
+                .split(',')
+                .map(|x| x.trim().parse::<f32>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("--camera {c:?}: {e}; expected X,Y,Z,YAW,PITCH (metres, degrees)"))?;
+            let [x, y, z, yaw, pitch] = v[..] else {
+                anyhow::bail!("--camera {c:?}: expected 5 numbers X,Y,Z,YAW,PITCH, got {}", v.len());
+            };
+            Camera::new(glam::Vec3::new(x, y, z), yaw, pitch)
+        }
+        (None, b) => {
+            let name = b.unwrap_or("main");
+            let mark = world.bookmarks.get(name).copied().ok_or_else(|| {
+                let names: Vec<&str> = world.bookmarks.keys().map(String::as_str).collect();
+                anyhow::anyhow!("world {} has no bookmark {name:?} (it has: {})", world.name, names.join(", "))
+            })?;
+            Camera::new(mark.position, mark.yaw, mark.pitch)
+        }
+    })
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {percent} %, {elapsed} (eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn compare(a: CompareArgs) -> Result<()> {
+    let path = resolve_world(&a.world)?;
+    let world = Arc::new(load_world(&path)?);
+    if a.converge_frames > MAX_FRAMES {
+        anyhow::bail!("--converge-frames must be at most {MAX_FRAMES}");
+    }
+    if !a.time.is_finite() || a.time < 0.0 || f64::from(a.time) > lumon::streaming::clock::MAX_SIM_SECONDS {
+        anyhow::bail!("--time {} must be within 0..={} seconds", a.time, lumon::streaming::clock::MAX_SIM_SECONDS);
+    }
+    if a.rays == 0 || a.rays > 1 << 20 || a.bounces == 0 || a.bounces > 16 {
+        anyhow::bail!("--rays must be within 1..=1048576 and --bounces within 1..=16");
+    }
+    if !a.exposure.is_finite() || a.exposure <= 0.0 {
+        anyhow::bail!("--exposure must be a finite number above 0");
+    }
+    let (width, height) = parse_size(&a.size)?;
+    let camera = view_camera(&world, a.camera.as_deref(), a.bookmark.as_deref())?;
+    lumon::capture::check_camera(&world, &camera)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let opts = lumon::compare::CompareOptions {
+        capture: CaptureOptions {
+            camera,
+            settings: FrameSettings { exposure: a.exposure, ..FrameSettings::default() },
+            converge_frames: a.converge_frames,
+            time: a.time,
+            width,
+            height,
+            threads: default_threads(a.run.threads)?,
+            cache_dir: cache_dir(a.run.no_disk_cache, &a.run.cache_dir),
+            probes: ProbeConfig { base_spacing: world.probe_spacing, ..ProbeConfig::default() },
+            timed_frames: 0,
+        },
+        reference: ReferenceSettings { rays: a.rays, bounces: a.bounces, ..ReferenceSettings::default() },
+    };
+    // Ctrl-C stops the reference at the next chunk of pixels; what it finished is written. A second Ctrl-C
+    // while it stops ends the process at once.
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = cancel.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("stopping the reference; writing what it finished (Ctrl-C again to quit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    let ctx = GpuContext::headless()?;
+    let bar = progress_bar(0, "reference");
+    let out = lumon::compare::compare(&ctx, world, &opts, &cancel, &|done, total| {
+        if bar.length() != Some(total) {
+            bar.set_length(total);
+        }
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    for (name, img) in [
+        ("probes.png", &out.probes),
+        ("reference.png", &out.reference),
+        ("indirect-probes.png", &out.indirect_probes),
+        ("indirect-reference.png", &out.indirect_reference),
+        ("error-heatmap.png", &out.heatmap),
+        ("side-by-side.png", &out.side_by_side),
+    ] {
+        let p = a.out.join(name);
+        img.save(&p).with_context(|| format!("writing {}", p.display()))?;
+    }
+    let r = &out.report;
+    println!("{}", serde_json::to_string_pretty(r)?);
+    eprintln!(
+        "{}: {}x{}, reference {} of {} rays x {} bounces per pixel in {:.1} s{}: mean relative error {:.1} % \
+         (reference noise {:.1} %), FLIP {:.3}; images in {}",
+        r.world,
+        width,
+        height,
+        r.metrics.reference_rays,
+        r.rays,
+        r.bounces,
+        r.reference_seconds,
+        if r.complete { "" } else { " (stopped early)" },
+        r.metrics.mean_relative_error * 100.0,
+        r.metrics.reference_noise * 100.0,
+        r.metrics.flip.unwrap_or(0.0),
+        a.out.display()
+    );
+    Ok(())
+}
+
 fn capture(a: CaptureArgs) -> Result<()> {
     let path = resolve_world(&a.world)?;
     let world = Arc::new(load_world(&path)?);
@@ -344,27 +506,7 @@ fn capture(a: CaptureArgs) -> Result<()> {
     if !a.exposure.is_finite() || a.exposure <= 0.0 {
         anyhow::bail!("--exposure must be a finite number above 0");
     }
-    let camera = match (&a.camera, &a.bookmark) {
-        (Some(c), _) => {
-            let v: Vec<f32> = c
-                .split(',')
-                .map(|x| x.trim().parse::<f32>())
-                .collect::<Result<_, _>>()
-                .map_err(|e| anyhow::anyhow!("--camera {c:?}: {e}; expected X,Y,Z,YAW,PITCH (metres, degrees)"))?;
-            let [x, y, z, yaw, pitch] = v[..] else {
-                anyhow::bail!("--camera {c:?}: expected 5 numbers X,Y,Z,YAW,PITCH, got {}", v.len());
-            };
-            Camera::new(glam::Vec3::new(x, y, z), yaw, pitch)
-        }
-        (None, b) => {
-            let name = b.as_deref().unwrap_or("main");
-            let mark = world.bookmarks.get(name).copied().ok_or_else(|| {
-                let names: Vec<&str> = world.bookmarks.keys().map(String::as_str).collect();
-                anyhow::anyhow!("world {} has no bookmark {name:?} (it has: {})", world.name, names.join(", "))
-            })?;
-            Camera::new(mark.position, mark.yaw, mark.pitch)
-        }
-    };
+    let camera = view_camera(&world, a.camera.as_deref(), a.bookmark.as_deref())?;
     lumon::capture::check_camera(&world, &camera)?;
     let opts = CaptureOptions {
         camera,

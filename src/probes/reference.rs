@@ -13,7 +13,7 @@ use glam::Vec3;
 
 use crate::hash::{hash_words, Rng};
 use crate::voxel::light::{hit_point, sky_radiance, sun_ray, sun_unshadowed};
-use crate::voxel::{PackedMaterial, RayQuery, Trace, VoxelGrid};
+use crate::voxel::{PackedMaterial, RayQuery, Trace, VoxelGrid, BRICK};
 
 /// Settings of a reference estimate.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,9 +84,36 @@ pub struct Wavefront {
     hits: Vec<Trace>,
     shadow: Vec<RayQuery>,
     shadow_hits: Vec<Trace>,
-    /// Per shadow ray: its path and the radiance the sun adds when nothing blocks it.
+    /// Per shadow ray (towards the sun or a point on an emitter): its path and the radiance it adds when
+    /// nothing blocks it.
     sun: Vec<(u32, Vec3)>,
     paths: Vec<Path>,
+    /// Emitter selection weights of the current vertex.
+    weights: Vec<f32>,
+}
+
+/// A point on an emitter drawn from `p` on a surface facing `n`: the shadow ray towards it and the irradiance
+/// it brings when nothing blocks that ray (`L_e cos / pdf`, one sample's estimate). `None` (no light) where no
+/// emitter is in reach, or the draw finds no face turned towards `p`, or the point lies behind the surface.
+fn emitter_sample(
+    grid: &VoxelGrid,
+    p: Vec3,
+    n: Vec3,
+    max_distance: f32,
+    weights: &mut Vec<f32>,
+    rng: &mut Rng,
+) -> Option<(RayQuery, Vec3)> {
+    let e = &grid.emitters;
+    if e.is_empty() {
+        return None;
+    }
+    let total = e.weights(grid, p, max_distance + BRICK as f32 * grid.voxel_size, weights);
+    let sample = e.sample(grid, p, weights, total, rng)?;
+    let cos = n.dot(sample.dir);
+    (cos > 0.0).then(|| {
+        let ray = RayQuery { origin: p, dir: sample.dir, max_dist: (sample.dist - 0.02 * grid.voxel_size).max(0.0) };
+        (ray, sample.radiance * (cos / sample.pdf))
+    })
 }
 
 const FINISHED: u32 = u32::MAX;
@@ -118,9 +145,17 @@ impl ReferenceSum {
     ) {
         w.paths.clear();
         w.rays.clear();
+        w.shadow.clear();
+        w.sun.clear();
         for i in first..first.saturating_add(count) {
             let mut rng = Rng::new(hash_words(&[s.seed, u64::from(i), 0x5EF]));
             let dir = cosine_sample(normal, &mut rng);
+            // Emitters are sampled directly at every vertex (next-event estimation), so a ray that hits one
+            // does not count its emission.
+            if let Some((ray, e)) = emitter_sample(grid, point, normal, s.max_distance, &mut w.weights, &mut rng) {
+                w.sun.push((w.paths.len() as u32, e / PI));
+                w.shadow.push(ray);
+            }
             w.paths.push(Path {
                 throughput: Vec3::ONE,
                 radiance: Vec3::ZERO,
@@ -136,8 +171,10 @@ impl ReferenceSum {
                 break;
             }
             grid.trace_batch(&w.rays, &mut w.hits);
-            w.shadow.clear();
-            w.sun.clear();
+            if bounce > 1 {
+                w.shadow.clear();
+                w.sun.clear();
+            }
             w.next.clear();
             for (k, path) in w.paths.iter_mut().enumerate() {
                 if path.ray == FINISHED {
@@ -153,12 +190,20 @@ impl ReferenceSum {
                         let p = hit_point(grid, ray.origin, ray.dir, &h);
                         let material = grid.material(h.voxel).unwrap_or(PackedMaterial::EMPTY);
                         let albedo = material.albedo();
-                        path.radiance += path.throughput * grid.emissive.get(material.emissive_index());
+                        let weight = path.throughput * albedo / PI;
                         if let Some(r) = sun_ray(grid, p, h.normal) {
-                            w.sun.push((k as u32, path.throughput * albedo / PI * sun_unshadowed(grid, h.normal)));
+                            w.sun.push((k as u32, weight * sun_unshadowed(grid, h.normal)));
                             w.shadow.push(r);
                         }
                         if bounce < bounces {
+                            // The emitters' light at this vertex stands for the emission the next ray would
+                            // hit: sampled only where the path goes on, so `bounces` counts the same segments
+                            // as without emitter sampling.
+                            let lamp = emitter_sample(grid, p, h.normal, s.max_distance, &mut w.weights, &mut path.rng);
+                            if let Some((r, e)) = lamp {
+                                w.sun.push((k as u32, weight * e));
+                                w.shadow.push(r);
+                            }
                             // A cosine-weighted bounce: albedo / pi x (pi x L) = albedo x L.
                             path.throughput *= albedo;
                             let dir = cosine_sample(h.normal, &mut path.rng);
@@ -226,8 +271,9 @@ mod tests {
         for i in 0..s.rays {
             let mut rng = Rng::new(hash_words(&[s.seed, u64::from(i), 0x5EF]));
             let dir = cosine_sample(normal, &mut rng);
+            let lamp = lamp_irradiance(grid, point, normal, s.max_distance, &mut rng);
             match radiance(grid, point, dir, s.bounces, s.max_distance, &mut rng) {
-                Some(l) => sum += l,
+                Some(l) => sum += l + lamp / PI,
                 None => unknown += 1,
             }
         }
@@ -245,11 +291,21 @@ mod tests {
                 let albedo = material.albedo();
                 let mut e = sun_irradiance(grid, p, h.normal);
                 if bounces > 1 {
+                    e += lamp_irradiance(grid, p, h.normal, max, rng);
                     let d2 = cosine_sample(h.normal, rng);
                     e += radiance(grid, p, d2, bounces - 1, max, rng).unwrap_or(Vec3::ZERO) * PI;
                 }
-                Some(grid.emissive.get(material.emissive_index()) + albedo * e / PI)
+                // Emission is not counted here: every vertex samples the emitters itself.
+                Some(albedo * e / PI)
             }
+        }
+    }
+
+    /// One emitter sample's irradiance at `p` facing `n`, its shadow ray traced alone.
+    fn lamp_irradiance(grid: &VoxelGrid, p: Vec3, n: Vec3, max: f32, rng: &mut Rng) -> Vec3 {
+        match emitter_sample(grid, p, n, max, &mut Vec::new(), rng) {
+            Some((r, e)) if !grid.occluded(r.origin, r.dir, r.max_dist) => e,
+            _ => Vec3::ZERO,
         }
     }
 
@@ -271,6 +327,56 @@ mod tests {
                 assert!(d <= 1e-4 + 0.01 * want.max_element(), "{name} {n}: {got:?} against {want}");
                 assert!(want.max_element() > 0.0, "{name}: light arrives");
                 assert_eq!((got.unknown_fraction * 600.0).round() as u32, unknown);
+            }
+        }
+    }
+
+    /// Plain cosine sampling, emission counted where a ray hits it: no emitter sampling at all.
+    fn plain(grid: &VoxelGrid, origin: Vec3, dir: Vec3, bounces: u32, max: f32, rng: &mut Rng) -> Vec3 {
+        match grid.trace(origin, dir, max) {
+            Trace::Miss { .. } => sky_radiance(grid, dir),
+            Trace::Unknown { .. } => Vec3::ZERO,
+            Trace::Hit(h) => {
+                let p = hit_point(grid, origin, dir, &h);
+                let material = grid.material(h.voxel).unwrap_or(PackedMaterial::EMPTY);
+                let mut e = sun_irradiance(grid, p, h.normal);
+                if bounces > 1 {
+                    e += plain(grid, p, cosine_sample(h.normal, rng), bounces - 1, max, rng) * PI;
+                }
+                grid.emissive.get(material.emissive_index()) + material.albedo() * e / PI
+            }
+        }
+    }
+
+    #[test]
+    fn sampling_the_emitters_changes_the_noise_not_the_mean() {
+        // Lamp-lit worlds, where the emitters carry most of the light; points facing several ways.
+        for (name, lift) in [("cornell", 0.0), ("village-night", 0.0), ("village-night", -1.2)] {
+            let w = std::sync::Arc::new(load_world(&resolve_world(name).unwrap()).unwrap());
+            let mut vw = VoxelWorld::new(w.clone());
+            vw.load_everything();
+            let grid = vw.snapshot();
+            let p = w.main_bookmark().position + Vec3::Y * lift;
+            for n in [Vec3::Y, Vec3::NEG_Y, Vec3::X, Vec3::NEG_Z] {
+                let rays = 40_000u32;
+                let (mut sum, mut sq) = (0.0f64, 0.0f64);
+                for i in 0..rays {
+                    let mut rng = Rng::new(hash_words(&[77, u64::from(i)]));
+                    let d = cosine_sample(n, &mut rng);
+                    let l = plain(&grid, p, d, 3, 64.0, &mut rng);
+                    let y = f64::from(l.x + l.y + l.z) / 3.0 * f64::from(PI);
+                    sum += y;
+                    sq += y * y;
+                }
+                let mean = sum / f64::from(rays);
+                let sigma = ((sq / f64::from(rays) - mean * mean).max(0.0) / f64::from(rays)).sqrt();
+                let s = ReferenceSettings { rays: 8192, bounces: 3, max_distance: 64.0, seed: 5 };
+                let r = reference_irradiance(&grid, p, n, &s);
+                let e = f64::from(r.irradiance.x + r.irradiance.y + r.irradiance.z) / 3.0;
+                let sigma_r = f64::from(r.relative_error) * e;
+                let tol = 4.0 * (sigma * sigma + sigma_r * sigma_r).sqrt() + 1e-6;
+                assert!((e - mean).abs() <= tol, "{name} at {p} facing {n}: {e} against plain {mean} +- {sigma}");
+                assert!(mean > 0.0, "{name}: light arrives");
             }
         }
     }

@@ -48,6 +48,8 @@ pub mod view {
     pub const AO: u32 = 4;
     /// The state of the nearest probe of the finest level.
     pub const STATE: u32 = 5;
+    /// Indirect irradiance / pi: the radiance of a white surface lit by it alone (HDR, no exposure).
+    pub const IRRADIANCE: u32 = 6;
 }
 
 /// One clipmap level as WGSL sees it.
@@ -160,6 +162,7 @@ const VIEW_LEVELS: u32 = {v_levels}u;\n\
 const VIEW_CONFIDENCE: u32 = {v_conf}u;\n\
 const VIEW_AO: u32 = {v_ao}u;\n\
 const VIEW_STATE: u32 = {v_state}u;\n\
+const VIEW_IRRADIANCE: u32 = {v_irradiance}u;\n\
 \n\
 struct GpuLevel {{\n    lo: vec4<i32>,\n    dims: vec4<u32>,\n    spacing: vec4<f32>,\n}}\n\
 \n\
@@ -184,6 +187,7 @@ struct ProbeUploadRecord {{\n    index: u32,\n    words: array<u32, {PROBE_WORDS
         v_conf = view::CONFIDENCE,
         v_ao = view::AO,
         v_state = view::STATE,
+        v_irradiance = view::IRRADIANCE,
     )
 }
 

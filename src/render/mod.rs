@@ -19,5 +19,5 @@ pub mod shaders;
 
 pub use context::{gpu_required, AdapterSummary, GpuContext, RenderError};
 pub use gpu_timing::GpuPassTimes;
-pub use renderer::{RenderStats, Renderer, UploadBudget};
+pub use renderer::{world_exposure, GbufferHit, RenderStats, Renderer, UploadBudget};
 pub use settings::{Camera, DebugView, FrameSettings, GiMode};

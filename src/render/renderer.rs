@@ -563,10 +563,36 @@ impl Renderer {
             .collect())
     }
 
+    /// Renders the frame and reads back, per pixel, the primary hit on a voxel as the gbuffer pass saw it
+    /// (`None` at the sky): what `lumon compare` computes its reference at.
+    pub fn read_surfaces(&mut self, ctx: &GpuContext) -> Result<Vec<Option<GbufferHit>>, RenderError> {
+        let data = self.render_and_read(ctx, Readback::Gbuffer)?;
+        let words: &[[u32; 4]] = bytemuck::cast_slice(&data);
+        Ok(words
+            .iter()
+            .map(|w| {
+                (w[1] & 255 == 1).then(|| GbufferHit {
+                    distance: f32::from_bits(w[0]),
+                    normal_code: w[1] >> 8,
+                    material: w[2],
+                })
+            })
+            .collect())
+    }
+
+    /// Renders the frame and reads back the lighting pass's linear HDR radiance per pixel (before exposure
+    /// and tonemap), rows top to bottom.
+    pub fn read_hdr(&mut self, ctx: &GpuContext) -> Result<Vec<Vec3>, RenderError> {
+        let data = self.render_and_read(ctx, Readback::Hdr)?;
+        let px: &[[f32; 4]] = bytemuck::cast_slice(&data);
+        Ok(px.iter().map(|p| Vec3::new(p[0], p[1], p[2])).collect())
+    }
+
     fn render_and_read(&mut self, ctx: &GpuContext, which: Readback) -> Result<Vec<u8>, RenderError> {
         let src = match which {
             Readback::Ldr => self.ldr.clone(),
             Readback::Gbuffer => self.gbuffer.clone(),
+            Readback::Hdr => self.hdr.clone(),
         };
         let bytes = src.size();
         let readback =
@@ -611,6 +637,31 @@ pub fn world_exposure(lights: &crate::world::Lights) -> f32 {
 enum Readback {
     Ldr,
     Gbuffer,
+    Hdr,
+}
+
+/// One pixel's primary hit, read back from the gbuffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GbufferHit {
+    /// Distance from the eye along the pixel's ray, metres.
+    pub distance: f32,
+    /// The face: `axis * 2 + 1` when the ray runs towards negative `axis` (the normal points to positive
+    /// `axis`), `axis * 2` otherwise; 6 when the eye is inside the voxel (the normal faces the ray).
+    pub normal_code: u32,
+    /// The packed material ([`crate::voxel::PackedMaterial`]).
+    pub material: u32,
+}
+
+impl GbufferHit {
+    /// The unit normal of the face, for a ray along `dir`.
+    pub fn normal(&self, dir: Vec3) -> Vec3 {
+        if self.normal_code >= 6 {
+            return -dir;
+        }
+        let mut n = Vec3::ZERO;
+        n[(self.normal_code / 2) as usize] = if self.normal_code & 1 == 1 { 1.0 } else { -1.0 };
+        n
+    }
 }
 
 fn dispatch_scatter(

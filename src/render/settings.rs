@@ -41,6 +41,8 @@ pub enum DebugView {
     Ao,
     /// Nearest probe's state: valid green, stale yellow, in flight blue, disabled red, no data dark.
     State,
+    /// Indirect irradiance as it lights a white surface (what `lumon compare` measures).
+    Irradiance,
 }
 
 /// An unknown GI mode or view name.
@@ -79,8 +81,15 @@ impl GiMode {
 
 impl DebugView {
     /// Every view.
-    pub const ALL: [DebugView; 6] =
-        [DebugView::Lit, DebugView::Probes, DebugView::Levels, DebugView::Confidence, DebugView::Ao, DebugView::State];
+    pub const ALL: [DebugView; 7] = [
+        DebugView::Lit,
+        DebugView::Probes,
+        DebugView::Levels,
+        DebugView::Confidence,
+        DebugView::Ao,
+        DebugView::State,
+        DebugView::Irradiance,
+    ];
 
     /// The view's name.
     pub fn name(self) -> &'static str {
@@ -91,6 +100,7 @@ impl DebugView {
             DebugView::Confidence => "confidence",
             DebugView::Ao => "ao",
             DebugView::State => "state",
+            DebugView::Irradiance => "irradiance",
         }
     }
 
@@ -103,6 +113,7 @@ impl DebugView {
             DebugView::Confidence => view::CONFIDENCE,
             DebugView::Ao => view::AO,
             DebugView::State => view::STATE,
+            DebugView::Irradiance => view::IRRADIANCE,
         }
     }
 }
@@ -124,7 +135,7 @@ impl FromStr for DebugView {
         DebugView::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| UnknownName {
             kind: "view",
             name: s.into(),
-            expected: "lit, probes, levels, confidence, ao, state",
+            expected: "lit, probes, levels, confidence, ao, state, irradiance",
         })
     }
 }
