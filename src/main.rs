@@ -90,6 +90,10 @@ struct ViewArgs {
     /// Where a camera path recorded with R goes; default lumon-path-<pid>-<n>.json.
     #[arg(long)]
     record_to: Option<PathBuf>,
+    /// Start with the path-traced reference of the view on (F toggles it): "in-place" or "split" (reference
+    /// on the left, probes on the right).
+    #[arg(long)]
+    reference: Option<String>,
 }
 
 impl Default for ViewArgs {
@@ -105,6 +109,7 @@ impl Default for ViewArgs {
             screenshot: None,
             path: None,
             record_to: None,
+            reference: None,
         }
     }
 }
@@ -364,6 +369,12 @@ fn view(a: ViewArgs) -> Result<()> {
         path: a.path.as_deref().map(CameraPath::load).transpose()?,
         record_to: a.record_to,
         inject: Vec::new(),
+        reference: match a.reference.as_deref() {
+            None => None,
+            Some("in-place") => Some(false),
+            Some("split") => Some(true),
+            Some(other) => anyhow::bail!("--reference {other:?}: expected in-place or split"),
+        },
     };
     lumon::app::run(opts)?;
     Ok(())

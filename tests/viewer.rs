@@ -114,6 +114,7 @@ fn the_loop_survives_zero_size_resizes_and_a_lost_surface() {
         screenshot: Some(shot.clone()),
         path: None,
         record_to: None,
+        reference: Some(true),
         inject: vec![
             (3, Injected::Resize(0, 0)),
             (6, Injected::Resize(320, 200)),

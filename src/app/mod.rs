@@ -9,6 +9,7 @@
 //! screenshot; Esc quits.
 
 pub mod fly;
+pub mod reference;
 pub mod screenshot;
 pub mod ui;
 
@@ -79,6 +80,8 @@ pub struct ViewerOptions {
     pub record_to: Option<PathBuf>,
     /// Window events injected before the given redraw (counted from 1): tests of the loop's resilience.
     pub inject: Vec<(u64, Injected)>,
+    /// Start with the path-traced reference on: `Some(false)` in place, `Some(true)` split with the probes.
+    pub reference: Option<bool>,
 }
 
 /// A window-system event a test injects into the loop, handled by the same code as the real one.
@@ -136,6 +139,7 @@ struct State {
     panel: PanelData,
     refreshed: Instant,
     rays_at_refresh: u64,
+    reference: reference::ReferenceView,
 }
 
 struct App {
@@ -258,6 +262,7 @@ impl App {
             panel: PanelData::default(),
             refreshed: Instant::now(),
             rays_at_refresh: 0,
+            reference: reference::ReferenceView::starting(self.opts.reference),
         };
         state.update_title();
         self.state = Some(state);
@@ -357,6 +362,10 @@ impl State {
             KeyCode::Space => self.toggle_timeline(),
             KeyCode::KeyR => self.toggle_record(),
             KeyCode::KeyP => self.toggle_playback(),
+            KeyCode::KeyF => {
+                let on = !self.reference.on();
+                self.reference.set_on(on);
+            }
             KeyCode::Tab => self.show_ui = !self.show_ui,
             KeyCode::F12 => self.screenshot(shot, false)?,
             _ => {
@@ -420,6 +429,7 @@ impl State {
         self.pipeline.set_speed(speed);
         self.renderer = Renderer::new(&self.ctx, w, h, &self.pipeline_opts.probes)?;
         self.renderer.set_gpu_timing(timing_trusted(&self.ctx));
+        self.reference.restart();
         Ok(())
     }
 
@@ -555,6 +565,11 @@ impl State {
         self.renderer.prepare(&self.ctx, self.pipeline.grid(), &topo, self.pipeline.uploads(), &cam, &self.settings)?;
         let t_upload = Instant::now();
         self.refresh_panel(t_upload);
+        let exposure = self.settings.exposure * crate::render::world_exposure(&self.pipeline.grid().lights);
+        let snapshot = self.pipeline.manager().irradiance_snapshot();
+        let size = (self.config.width, self.config.height);
+        self.reference.update(&self.egui_ctx, now, cam, size, self.pipeline.grid(), &snapshot, exposure);
+        self.panel.reference = self.reference.status();
         self.panel.render = self.renderer.stats();
         self.panel.time = self.pipeline.time();
         self.panel.camera = cam.position;
@@ -572,11 +587,13 @@ impl State {
         let (mut actions, mut settings) = (ui::UiActions::default(), self.settings);
         let world = self.pipeline.world().clone();
         let ui_state = &mut self.ui_state;
-        let (panel, history) = (&self.panel, &self.history);
+        let (panel, history, reference) = (&self.panel, &self.history, &self.reference);
         let output = self.egui_ctx.run_ui(raw, |root| {
             if show {
                 actions = ui::panels(root, &world, panel, history, &mut settings, ui_state);
             }
+            let visible = root.available_rect_before_wrap();
+            reference.paint(root.ctx(), visible);
         });
         let mut output = output;
         self.egui_state.handle_platform_output(&self.window, std::mem::take(&mut output.platform_output));
@@ -602,6 +619,15 @@ impl State {
         }
         if actions.toggle_playback {
             self.toggle_playback();
+        }
+        if let Some(on) = actions.reference {
+            self.reference.set_on(on);
+        }
+        if let Some(split) = actions.reference_split {
+            self.reference.set_split(split);
+        }
+        if actions.reference_restart {
+            self.reference.restart();
         }
         // Applied at the start of the next frame: they replace the pipeline and renderer this frame drew with.
         self.pending_seek = actions.seek.or(self.pending_seek);

@@ -38,6 +38,8 @@ pub struct FrameTimes {
 /// What the panels show, refreshed a few times a second.
 #[derive(Clone, Debug, Default)]
 pub struct PanelData {
+    /// The path-traced reference of the view.
+    pub reference: super::reference::ReferenceStatus,
     /// Probe manager counters.
     pub probes: ProbeStats,
     /// Streaming client counters.
@@ -115,6 +117,12 @@ pub struct UiActions {
     pub toggle_record: bool,
     /// Start or stop playing the loaded camera path.
     pub toggle_playback: bool,
+    /// Turn the path-traced reference on or off.
+    pub reference: Option<bool>,
+    /// Show the reference beside the probes (true) or in place.
+    pub reference_split: Option<bool>,
+    /// Trace the reference again (the world changed).
+    pub reference_restart: bool,
 }
 
 /// Frame-time history.
@@ -177,12 +185,60 @@ pub fn panels(
             egui::CollapsingHeader::new("Timeline").default_open(true).show(ui, |ui| {
                 timeline(ui, data, state, &mut actions);
             });
+            egui::CollapsingHeader::new("Reference").default_open(true).show(ui, |ui| {
+                reference(ui, data, &mut actions);
+            });
             egui::CollapsingHeader::new("Timing").default_open(true).show(ui, |ui| timing(ui, history));
             egui::CollapsingHeader::new("Probes").default_open(true).show(ui, |ui| probes(ui, data));
             egui::CollapsingHeader::new("Streaming").default_open(false).show(ui, |ui| streaming(ui, world, data));
         });
     });
     actions
+}
+
+fn reference(ui: &mut egui::Ui, data: &PanelData, actions: &mut UiActions) {
+    let r = &data.reference;
+    let mut on = r.on;
+    if ui.checkbox(&mut on, "path-traced reference of this view (F)").changed() {
+        actions.reference = Some(on);
+    }
+    if !r.on {
+        return;
+    }
+    ui.horizontal(|ui| {
+        if ui.radio(!r.split, "in place").clicked() {
+            actions.reference_split = Some(false);
+        }
+        if ui.radio(r.split, "split: reference | probes").clicked() {
+            actions.reference_split = Some(true);
+        }
+        if ui.button("restart").on_hover_text("trace again (after the world changed)").clicked() {
+            actions.reference_restart = true;
+        }
+    });
+    match &r.metrics {
+        None => {
+            ui.label("starts when the camera stays still; moving restarts it");
+        }
+        Some(m) => {
+            ui.label(format!(
+                "{}x{}, {} of {} rays per pixel, {:.1} s{}",
+                r.size.0,
+                r.size.1,
+                m.reference_rays,
+                r.target,
+                r.seconds,
+                if r.running { ", refining" } else { "" }
+            ));
+            ui.label(format!(
+                "indirect error: mean {:.1} %, bias {:+.1} %, over 25 %: {:.1} % of pixels",
+                m.mean_relative_error * 100.0,
+                m.bias * 100.0,
+                m.over_25_percent * 100.0
+            ));
+            ui.label(format!("the reference's own noise: {:.1} %", m.reference_noise * 100.0));
+        }
+    }
 }
 
 fn controls(ui: &mut egui::Ui, world: &World, data: &PanelData, settings: &mut FrameSettings, actions: &mut UiActions) {
