@@ -318,6 +318,27 @@ fn capture_refuses_bad_arguments_with_a_clear_message() {
 }
 
 #[test]
+fn compare_refuses_bad_arguments_with_a_clear_message() {
+    // Every case fails before an adapter opens or the output folder is made.
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut v = vec!["compare", "--world", "cornell", "--no-disk-cache", "--out", "/nonexistent-dir/cmp"];
+        v.extend_from_slice(extra);
+        v
+    };
+    fails(&with(&["--rays", "0"]), &["--rays", "1..=1048576"]);
+    fails(&with(&["--bounces", "17"]), &["--bounces", "1..=16"]);
+    fails(&with(&["--bookmark", "nowhere"]), &["no bookmark", "nowhere", "main"]);
+    fails(&with(&["--size", "0x10"]), &["--size", "WIDTHxHEIGHT"]);
+    fails(&with(&["--camera", "1000,2,3,0,0"]), &["outside the world"]);
+    fails(&with(&["--camera", "1,2,3"]), &["expected 5 numbers"]);
+    fails(&with(&["--time", "1e12"]), &["--time"]);
+    fails(&with(&["--exposure", "0"]), &["--exposure"]);
+    fails(&with(&["--converge-frames", "4000000"]), &["--converge-frames"]);
+    fails(&["compare", "--world", "atlantis", "--out", "x"], &["atlantis"]);
+    assert!(!std::path::Path::new("/nonexistent-dir").exists());
+}
+
+#[test]
 fn stream_refuses_times_past_its_range_instead_of_panicking() {
     fails(
         &["stream", "--world", "cornell", "--until", "300000000000", "--step", "300000000000"],
