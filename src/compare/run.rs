@@ -77,6 +77,11 @@ pub struct CompareReport {
     pub time: f32,
     /// Level 0 converged within the frame limit.
     pub converged: bool,
+    /// Per clipmap level, finest first: the share of its probes (not inside solids) that had data, and that
+    /// had converged, when the image was taken.
+    pub levels_valid: Vec<f32>,
+    /// See `levels_valid`.
+    pub levels_converged: Vec<f32>,
     /// Reference rays asked for per pixel.
     pub rays: u32,
     /// Reference bounces.
@@ -107,6 +112,7 @@ pub fn compare(
     let copts = CaptureOptions { settings: lit, timed_frames: 0, ..opts.capture.clone() };
     let ConvergedView { mut renderer, pipeline, converged, start } = converge(ctx, world.clone(), &copts)?;
     let probe_seconds = start.elapsed().as_secs_f64();
+    let level_stats = pipeline.manager().stats().levels;
     let (w, h, cam) = (copts.width, copts.height, copts.camera);
     let grid = pipeline.grid().clone();
     let topo = pipeline.manager().topologies();
@@ -162,6 +168,8 @@ pub fn compare(
         camera: cam,
         time: copts.time,
         converged,
+        levels_valid: level_stats.iter().map(|l| l.valid_fraction).collect(),
+        levels_converged: level_stats.iter().map(|l| l.converged_fraction).collect(),
         rays: opts.reference.rays,
         bounces: opts.reference.bounces,
         complete: reference.finished(&view),
