@@ -114,8 +114,9 @@ impl Default for ViewArgs {
     }
 }
 
+/// The world and camera of a headless image (`capture`, `compare`).
 #[derive(Args)]
-struct CaptureArgs {
+struct ViewPoint {
     /// A sample world's name or a path to a world file.
     #[arg(long, default_value = DEFAULT_WORLD)]
     world: String,
@@ -125,6 +126,12 @@ struct CaptureArgs {
     /// Camera as X,Y,Z,YAW,PITCH (metres, degrees).
     #[arg(long, allow_hyphen_values = true)]
     camera: Option<String>,
+}
+
+#[derive(Args)]
+struct CaptureArgs {
+    #[command(flatten)]
+    at: ViewPoint,
     /// GI mode: off, probes, indirect, split.
     #[arg(long, default_value = "probes")]
     gi: String,
@@ -159,15 +166,8 @@ struct CaptureArgs {
 
 #[derive(Args)]
 struct CompareArgs {
-    /// A sample world's name or a path to a world file.
-    #[arg(long, default_value = DEFAULT_WORLD)]
-    world: String,
-    /// Camera at this bookmark (default: main).
-    #[arg(long, conflicts_with = "camera")]
-    bookmark: Option<String>,
-    /// Camera as X,Y,Z,YAW,PITCH (metres, degrees).
-    #[arg(long, allow_hyphen_values = true)]
-    camera: Option<String>,
+    #[command(flatten)]
+    at: ViewPoint,
     /// Timeline time of the view, seconds.
     #[arg(long, default_value_t = 0.0)]
     time: f32,
@@ -417,7 +417,7 @@ fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
 }
 
 fn compare(a: CompareArgs) -> Result<()> {
-    let path = resolve_world(&a.world)?;
+    let path = resolve_world(&a.at.world)?;
     let world = Arc::new(load_world(&path)?);
     if a.converge_frames > MAX_FRAMES {
         anyhow::bail!("--converge-frames must be at most {MAX_FRAMES}");
@@ -432,7 +432,7 @@ fn compare(a: CompareArgs) -> Result<()> {
         anyhow::bail!("--exposure must be a finite number above 0");
     }
     let (width, height) = parse_size(&a.size)?;
-    let camera = view_camera(&world, a.camera.as_deref(), a.bookmark.as_deref())?;
+    let camera = view_camera(&world, a.at.camera.as_deref(), a.at.bookmark.as_deref())?;
     lumon::capture::check_camera(&world, &camera)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let opts = lumon::compare::CompareOptions {
@@ -503,7 +503,7 @@ fn compare(a: CompareArgs) -> Result<()> {
 }
 
 fn capture(a: CaptureArgs) -> Result<()> {
-    let path = resolve_world(&a.world)?;
+    let path = resolve_world(&a.at.world)?;
     let world = Arc::new(load_world(&path)?);
     if a.converge_frames > MAX_FRAMES || a.time_frames > MAX_FRAMES {
         anyhow::bail!("--converge-frames and --time-frames must be at most {MAX_FRAMES}");
@@ -517,7 +517,7 @@ fn capture(a: CaptureArgs) -> Result<()> {
     if !a.exposure.is_finite() || a.exposure <= 0.0 {
         anyhow::bail!("--exposure must be a finite number above 0");
     }
-    let camera = view_camera(&world, a.camera.as_deref(), a.bookmark.as_deref())?;
+    let camera = view_camera(&world, a.at.camera.as_deref(), a.at.bookmark.as_deref())?;
     lumon::capture::check_camera(&world, &camera)?;
     let opts = CaptureOptions {
         camera,

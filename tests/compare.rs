@@ -4,26 +4,18 @@
 //! The reference's rays per pixel are chosen so that its own noise (the mean relative standard error of its
 //! per-pixel estimates, which the report measures) stays at most a third of the target it is checked against.
 
+mod common;
+
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use common::gpu::context;
 use lumon::capture::CaptureOptions;
 use lumon::compare::{compare, CompareOptions, CompareOutput};
 use lumon::probes::manager::ProbeConfig;
 use lumon::probes::ReferenceSettings;
-use lumon::render::{gpu_required, Camera, FrameSettings, GpuContext};
+use lumon::render::{Camera, FrameSettings, GpuContext};
 use lumon::world::{load_world, resolve_world};
-
-fn context() -> Option<GpuContext> {
-    match GpuContext::headless() {
-        Ok(c) => Some(c),
-        Err(e) if gpu_required() => panic!("LUMON_REQUIRE_GPU=1 and no adapter: {e}"),
-        Err(e) => {
-            eprintln!("skipping GPU test: {e}");
-            None
-        }
-    }
-}
 
 fn run(ctx: &GpuContext, world: &str, bookmark: &str, rays: u32) -> (CompareOutput, Arc<lumon::world::World>) {
     let w = Arc::new(load_world(&resolve_world(world).expect("sample")).expect("loads"));

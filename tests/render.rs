@@ -1,27 +1,19 @@
 //! GPU tests on whatever adapter exists (lavapipe here and in CI). Without an adapter they skip with a
 //! message, unless `LUMON_REQUIRE_GPU=1`, which turns a missing adapter into a failure.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::gpu::context;
 use glam::{UVec3, Vec3};
 use image::RgbaImage;
 use lumon::capture::{capture, CaptureOptions};
 use lumon::pipeline::{Pipeline, PipelineOptions, INTEREST_RADIUS};
 use lumon::probes::manager::ProbeConfig;
-use lumon::render::{gpu_required, Camera, DebugView, FrameSettings, GiMode, GpuContext, Renderer};
+use lumon::render::{Camera, DebugView, FrameSettings, GiMode, GpuContext, Renderer};
 use lumon::voxel::Trace;
 use lumon::world::{load_world, resolve_world, World};
-
-fn context() -> Option<GpuContext> {
-    match GpuContext::headless() {
-        Ok(c) => Some(c),
-        Err(e) if gpu_required() => panic!("LUMON_REQUIRE_GPU=1 and no adapter: {e}"),
-        Err(e) => {
-            eprintln!("skipping GPU test: {e}");
-            None
-        }
-    }
-}
 
 fn world(name: &str) -> Arc<World> {
     Arc::new(load_world(&resolve_world(name).expect("sample")).expect("loads"))

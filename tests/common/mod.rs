@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+pub mod gpu;
+
 use glam::{Vec2, Vec3};
 use lumon::streaming::*;
 use proptest::prelude::*;
