@@ -182,7 +182,7 @@ impl ReferenceImage {
 
     /// Adds up to `rays` rays (never past the target) to every surface pixel of `view`, on the rayon pool.
     /// Stops between chunks of pixels once `cancel` is set, keeping what it finished; `progress` is called
-    /// with the pixels done after each chunk. Returns false when it was cancelled.
+    /// with the surface pixels done after each chunk. Returns false when it was cancelled.
     pub fn refine(
         &mut self,
         grid: &VoxelGrid,
@@ -196,9 +196,11 @@ impl ReferenceImage {
             if cancel.load(Ordering::Relaxed) {
                 return;
             }
+            let mut surfaces = 0;
             for (k, sum) in chunk.iter_mut().enumerate() {
                 let i = c * CHUNK + k;
                 let Some(s) = view.surfaces.get(i).copied().flatten() else { continue };
+                surfaces += 1;
                 let count = rays.min(settings.rays.saturating_sub(sum.rays));
                 if count == 0 {
                     continue;
@@ -206,7 +208,7 @@ impl ReferenceImage {
                 let own = ReferenceSettings { seed: hash_words(&[settings.seed, i as u64]), ..settings };
                 sum.add_rays(grid, s.point, s.normal, &own, sum.rays, count, w);
             }
-            progress(chunk.len());
+            progress(surfaces);
         });
         !cancel.load(Ordering::Relaxed)
     }
@@ -248,7 +250,12 @@ mod tests {
         let settings = ReferenceSettings { rays: 96, bounces: 2, ..ReferenceSettings::default() };
         let go = AtomicBool::new(false);
         let mut one = ReferenceImage::new(view.len(), settings);
-        assert!(one.refine(&grid, &view, 96, &go, &|_| {}));
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        assert!(one.refine(&grid, &view, 96, &go, &|n| {
+            done.fetch_add(n, Ordering::Relaxed);
+        }));
+        let surfaces = view.surfaces.iter().filter(|s| s.is_some()).count();
+        assert_eq!(done.into_inner(), surfaces, "progress counts the surface pixels");
         let mut parts = ReferenceImage::new(view.len(), settings);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
         pool.install(|| {
