@@ -94,7 +94,8 @@ pub struct CaptureReport {
     pub time: f32,
     /// Level 0's converged fraction at the end.
     pub converged_l0: f32,
-    /// True when level 0 reached [`CONVERGED_FRACTION`] within the frame limit.
+    /// True when, within the frame limit, level 0 reached [`CONVERGED_FRACTION`] and the multi-bounce light
+    /// settled ([`crate::probes::manager::ProbeManager::bounce_settled`]).
     pub converged: bool,
     /// Wall seconds of the whole capture.
     pub seconds: f64,
@@ -136,7 +137,8 @@ pub struct ConvergedView {
     pub renderer: Renderer,
     /// The pipeline, stopped at the capture's time.
     pub pipeline: Pipeline,
-    /// True when level 0 reached [`CONVERGED_FRACTION`] within the frame limit.
+    /// True when, within the frame limit, level 0 reached [`CONVERGED_FRACTION`] and the multi-bounce light
+    /// settled ([`crate::probes::manager::ProbeManager::bounce_settled`]).
     pub converged: bool,
     /// When the work began.
     pub start: Instant,
@@ -172,7 +174,8 @@ pub fn converge(ctx: &GpuContext, world: Arc<World>, opts: &CaptureOptions) -> R
         if pipeline.frame() < timeline_frames {
             continue;
         }
-        converged = converged || pipeline.manager().converged_fraction(0) >= CONVERGED_FRACTION;
+        converged = converged
+            || (pipeline.manager().converged_fraction(0) >= CONVERGED_FRACTION && pipeline.manager().bounce_settled());
         let drained = pipeline.manager().pending_uploads() == 0 && renderer.pending_bricks() == 0;
         if (converged && drained) || pipeline.frame() >= max_frames + 64 {
             break;

@@ -138,8 +138,9 @@ struct CaptureArgs {
     /// Debug view: lit, probes, levels, confidence, ao, state.
     #[arg(long, default_value = "lit")]
     view: String,
-    /// Most frames to wait for level 0 to converge (after the timeline reaches --time).
-    #[arg(long, default_value_t = 900)]
+    /// Most frames to wait for level 0 to converge and the multi-bounce light to settle (after the timeline
+    /// reaches --time).
+    #[arg(long, default_value_t = 3000)]
     converge_frames: u32,
     /// Timeline time of the image, seconds.
     #[arg(long, default_value_t = 0.0)]
@@ -177,11 +178,12 @@ struct CompareArgs {
     /// Reference rays per pixel (cosine-weighted), 1..=1048576.
     #[arg(long, default_value_t = 1024)]
     rays: u32,
-    /// Reference bounces (1: light that reaches the surface after one hit), 1..=16.
-    #[arg(long, default_value_t = 4)]
+    /// Reference bounces (1: light that reaches the surface after one hit), 1..=16; fewer is faster and
+    /// darker than the truth.
+    #[arg(long, default_value_t = lumon::probes::reference::TRUTH_BOUNCES)]
     bounces: u32,
-    /// Most frames to wait for level 0 to converge.
-    #[arg(long, default_value_t = 900)]
+    /// Most frames to wait for level 0 to converge and the multi-bounce light to settle.
+    #[arg(long, default_value_t = 3000)]
     converge_frames: u32,
     /// Exposure multiplier of the images, on top of the world's own.
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]

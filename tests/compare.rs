@@ -13,6 +13,7 @@ use common::gpu::context;
 use lumon::capture::CaptureOptions;
 use lumon::compare::{compare, CompareOptions, CompareOutput};
 use lumon::probes::manager::ProbeConfig;
+use lumon::probes::reference::TRUTH_BOUNCES;
 use lumon::probes::ReferenceSettings;
 use lumon::render::{Camera, FrameSettings, GpuContext};
 use lumon::world::{load_world, resolve_world};
@@ -33,7 +34,7 @@ fn run(ctx: &GpuContext, world: &str, bookmark: &str, rays: u32) -> (CompareOutp
             probes: ProbeConfig { base_spacing: w.probe_spacing, ..ProbeConfig::default() },
             timed_frames: 0,
         },
-        reference: ReferenceSettings { rays, bounces: 4, ..ReferenceSettings::default() },
+        reference: ReferenceSettings { rays, bounces: TRUTH_BOUNCES, ..ReferenceSettings::default() },
     };
     let out = compare(ctx, w.clone(), &opts, &AtomicBool::new(false), &|_, _| {}).expect("compare");
     let r = &out.report;

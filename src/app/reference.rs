@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use crate::compare::{compare_metrics, tonemap, CompareMetrics, ReferenceImage, ViewSurfaces};
 use crate::probes::irradiance::ClipmapIrradiance;
+use crate::probes::reference::TRUTH_BOUNCES;
 use crate::probes::ReferenceSettings;
 use crate::render::Camera;
 use crate::voxel::{IrradianceSource, VoxelGrid};
@@ -259,7 +260,7 @@ fn refine(
     let start = Instant::now();
     let view = ViewSurfaces::trace(grid, &camera, w, h);
     let mut probe_e = probe_irradiance(&view, grid, &probes);
-    let settings = ReferenceSettings { rays: TARGET_RAYS, bounces: 4, ..ReferenceSettings::default() };
+    let settings = ReferenceSettings { rays: TARGET_RAYS, bounces: TRUTH_BOUNCES, ..ReferenceSettings::default() };
     let mut reference = ReferenceImage::new(view.len(), settings);
     let mut rays = 16;
     while !reference.finished(&view) {

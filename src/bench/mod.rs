@@ -25,7 +25,7 @@ use crate::pipeline::{FrameReport, Pipeline, PipelineError, PipelineOptions};
 use crate::probes::cache::MemoryCacheStats;
 use crate::probes::disk::DiskStats;
 use crate::probes::manager::{LevelStats, ProbeConfig, ProbeManager, ProbeStats};
-use crate::probes::reference::ReferenceSettings;
+use crate::probes::reference::{ReferenceSettings, TRUTH_BOUNCES};
 use crate::probes::sample::LeakGuard;
 use crate::streaming::ClientStats;
 use crate::voxel::VoxelStats;
@@ -33,6 +33,9 @@ use crate::world::World;
 use accuracy::{accuracy_points, flicker, irradiance_error, reference_set, AccuracyPoint, IrradianceError};
 use glam::Vec3;
 use path::CameraPath;
+
+/// Frames at the end of the accuracy phase over which the still scene's remaining work is counted.
+const STILL_TAIL_FRAMES: u32 = 600;
 
 pub use crate::pipeline::FPS;
 
@@ -76,7 +79,7 @@ impl Default for AccuracyOptions {
             settle_frames: 600,
             flicker_frames: 60,
             points: 64,
-            reference: ReferenceSettings { rays: 4096, bounces: 16, max_distance: 256.0, seed: 1 },
+            reference: ReferenceSettings { rays: 4096, bounces: TRUTH_BOUNCES, max_distance: 256.0, seed: 1 },
             seed: 1,
         }
     }
@@ -153,6 +156,8 @@ pub struct BenchReport {
     pub rays_per_second: f64,
     /// Probe updates applied.
     pub probe_updates: u64,
+    /// Of those, traces of converged probes whose bounce light was still moving (multi-bounce settling).
+    pub settle_traces: u64,
     /// Render-thread cost of the probe manager's step per frame (waiting excluded), milliseconds.
     pub gi_cpu_ms: Millis,
     /// The same, frame by frame.
@@ -181,6 +186,11 @@ pub struct BenchReport {
     pub settle_frames: u32,
     /// Level 0's converged fraction at the end of the accuracy phase.
     pub settled_converged_l0: Option<f32>,
+    /// Probe updates applied in the accuracy phase's last 600 frames (at most), per frame: what a still
+    /// scene keeps tracing (bounce light settling, stale probes).
+    pub still_updates_per_frame: Option<f64>,
+    /// Of those, settling traces per frame (converged probes whose bounce light was still moving).
+    pub still_settle_traces_per_frame: Option<f64>,
     /// The probes' irradiance, as shading reads it, against the reference at the end of the accuracy phase.
     pub irradiance_error: Option<IrradianceError>,
     /// Mean frame-to-frame relative change of that irradiance over the accuracy phase's last frames.
@@ -257,7 +267,12 @@ pub(crate) fn run_with(
         pipe.set_timeline_running(false);
         let points = accuracy_points(pipe.grid(), camera, a.points, opts.probes.trace_range(0), a.seed);
         let mut frames = Vec::with_capacity(a.flicker_frames as usize);
+        let tail_start = a.settle_frames.saturating_sub(STILL_TAIL_FRAMES);
+        let mut tail_from = (pipe.manager().stats().probe_updates, pipe.manager().stats().settle_traces);
         for f in 0..a.settle_frames {
+            if f == tail_start {
+                tail_from = (pipe.manager().stats().probe_updates, pipe.manager().stats().settle_traces);
+            }
             pipe.step(camera, true)?;
             if f + a.flicker_frames >= a.settle_frames {
                 frames.push(read_points(pipe.manager(), pipe.grid(), &points));
@@ -273,7 +288,11 @@ pub(crate) fn run_with(
             .zip(&reference.irradiance)
             .map(|((p, e), r)| PointReport { position: p.position, normal: p.normal, probes: *e, reference: *r })
             .collect();
-        accuracy = Some((irradiance_error(&last, &reference), flicker(&frames), pipe.manager().converged_fraction(0)));
+        let s = pipe.manager().stats();
+        let tail = f64::from((a.settle_frames - tail_start).max(1));
+        let still = ((s.probe_updates - tail_from.0) as f64 / tail, (s.settle_traces - tail_from.1) as f64 / tail);
+        accuracy =
+            Some((irradiance_error(&last, &reference), flicker(&frames), pipe.manager().converged_fraction(0), still));
     }
     let grid = pipe.grid().clone();
     pipe.manager_mut().flush_to_disk(&grid);
@@ -286,6 +305,7 @@ pub(crate) fn run_with(
         rays_traced: stats.rays_traced,
         rays_per_second: stats.rays_traced as f64 / wall_s.max(1e-9),
         probe_updates: stats.probe_updates,
+        settle_traces: stats.settle_traces,
         gi_cpu_ms: Millis::of(&gi_ms),
         gi_cpu_ms_per_frame: gi_ms,
         converge_l0_frames: converged.map(|c| c.0),
@@ -300,6 +320,8 @@ pub(crate) fn run_with(
         wall_s,
         settle_frames: opts.accuracy.map_or(0, |a| a.settle_frames),
         settled_converged_l0: accuracy.map(|a| a.2),
+        still_updates_per_frame: accuracy.map(|a| a.3 .0),
+        still_settle_traces_per_frame: accuracy.map(|a| a.3 .1),
         irradiance_error: accuracy.map(|a| a.0),
         irradiance_points: point_reports,
         flicker: accuracy.map(|a| a.1),

@@ -75,8 +75,10 @@ pub struct CompareReport {
     pub camera: crate::render::Camera,
     /// Timeline time, seconds.
     pub time: f32,
-    /// Level 0 converged within the frame limit.
+    /// Within the frame limit, level 0 converged and the multi-bounce light settled (as `capture`).
     pub converged: bool,
+    /// Frames stepped before the image (the timeline's and converging).
+    pub frames: u64,
     /// Per clipmap level, finest first: the share of its probes (not inside solids) that had data, and that
     /// had converged, when the image was taken.
     pub levels_valid: Vec<f32>,
@@ -168,6 +170,7 @@ pub fn compare(
         camera: cam,
         time: copts.time,
         converged,
+        frames: pipeline.frame(),
         levels_valid: level_stats.iter().map(|l| l.valid_fraction).collect(),
         levels_converged: level_stats.iter().map(|l| l.converged_fraction).collect(),
         rays: opts.reference.rays,

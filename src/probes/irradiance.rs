@@ -26,12 +26,23 @@ pub struct LevelIrradiance {
     pub sh: Vec<ShL1>,
     /// Confidence of usable probes, 0 otherwise.
     pub weight: Vec<f32>,
+    /// Summed bounce level ([`ProbePayload::bounce`]) of the usable probes copied so far.
+    pub bounce_sum: f64,
+    /// Summed light level of the usable probes copied so far.
+    pub light_sum: f64,
 }
 
 impl LevelIrradiance {
     /// A level with no data (nothing allocated).
     pub fn empty(topo: LevelTopology) -> Self {
-        LevelIrradiance { topo, coords: Vec::new(), sh: Vec::new(), weight: Vec::new() }
+        LevelIrradiance {
+            topo,
+            coords: Vec::new(),
+            sh: Vec::new(),
+            weight: Vec::new(),
+            bounce_sum: 0.0,
+            light_sum: 0.0,
+        }
     }
 
     /// A level with no data yet and room for every slot (no reallocation while it fills).
@@ -42,6 +53,8 @@ impl LevelIrradiance {
             coords: Vec::with_capacity(n),
             sh: Vec::with_capacity(n),
             weight: Vec::with_capacity(n),
+            bounce_sum: 0.0,
+            light_sum: 0.0,
         }
     }
 
@@ -51,6 +64,8 @@ impl LevelIrradiance {
         self.coords.clear();
         self.sh.clear();
         self.weight.clear();
+        self.bounce_sum = 0.0;
+        self.light_sum = 0.0;
     }
 
     /// Slots copied so far.
@@ -71,6 +86,10 @@ impl LevelIrradiance {
             let usable = p.usable();
             self.sh.push(if usable { p.sh } else { ShL1::default() });
             self.weight.push(if usable { p.confidence } else { 0.0 });
+            if usable {
+                self.bounce_sum += f64::from(p.bounce.level());
+                self.light_sum += f64::from(p.sh.level());
+            }
         }
     }
 }

@@ -15,6 +15,12 @@ use crate::hash::{hash_words, Rng};
 use crate::voxel::light::{hit_point, sky_radiance, sun_ray, sun_unshadowed};
 use crate::voxel::{PackedMaterial, RayQuery, Trace, VoxelGrid, BRICK};
 
+/// Bounces at which the reference stands for the truth (the bench, `compare` and the viewer's reference use
+/// it): the probes' multi-bounce light has no bounce limit, and at `cornell`'s white (albedo 0.73) a
+/// 4-bounce reference of its view was 12 % darker than a 16-bounce one; after 16 bounces at most 0.78^16 =
+/// 1.9 % of the light of the brightest sample material's path is left.
+pub const TRUTH_BOUNCES: u32 = 16;
+
 /// Settings of a reference estimate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReferenceSettings {

@@ -31,6 +31,13 @@ pub struct ProbeConfig {
     pub stale_age_frames: u64,
     /// Hysteresis and convergence.
     pub blend: BlendParams,
+    /// The bounce light is a fixed-point iteration through the multi-bounce snapshot, and a probe converges
+    /// over many updates against one or two snapshots: if it stopped tracing then, it would keep an early,
+    /// too dark step of the iteration until it turned stale. So while the bounce light's share of a level's
+    /// light (summed over its usable probes) is estimated more than this far from where its iteration is
+    /// heading (from its steps between snapshots), the level's converged probes are traced again once per
+    /// snapshot cycle ([`ProbeConfig::snapshot_cycle_frames`]), after all other work.
+    pub bounce_settled: f32,
     /// Confidence that counts as converged (stats, persistence, scheduling); 1 = within the blend's target error.
     pub converged_confidence: f32,
     /// Byte cap of the memory region cache.
@@ -64,6 +71,7 @@ impl Default for ProbeConfig {
             stale_age_frames: 600,
             blend: BlendParams::default(),
             converged_confidence: 1.0,
+            bounce_settled: 0.005,
             memory_cache_bytes: 64 << 20,
             upload_budget_bytes: 256 << 10,
             irradiance_slots_per_frame: 2048,
@@ -90,6 +98,13 @@ impl ProbeConfig {
     /// not sky); only a ray that leaves the world or this range sees the sky.
     pub fn ray_range(&self) -> f32 {
         self.trace_range(self.levels.saturating_sub(1))
+    }
+
+    /// Frames between two rebuilds of one level's multi-bounce snapshot (the levels are copied in turn, a
+    /// fixed number of slots per frame).
+    pub fn snapshot_cycle_frames(&self) -> u64 {
+        let slots = u64::from(self.dims.x) * u64::from(self.dims.y) * u64::from(self.dims.z);
+        u64::from(self.levels.max(1)) * slots.div_ceil(self.irradiance_slots_per_frame.max(1) as u64)
     }
 }
 
@@ -150,6 +165,8 @@ pub struct ProbeStats {
     pub results_dropped: u64,
     /// Probes dirtied by edits.
     pub dirtied: u64,
+    /// Traces of converged probes whose bounce light was still moving ([`ProbeConfig::bounce_settled`]).
+    pub settle_traces: u64,
 }
 
 /// One probe to upload.

@@ -102,6 +102,8 @@ struct Slot {
     last_update: u64,
     /// The slot has an entry in its level's aging queue (at most one per probe).
     aging_queued: bool,
+    /// The slot has an entry in its level's settling queue (at most one per probe).
+    settle_queued: bool,
     /// An edit reached the probe and no result traced after it has arrived yet: its payload describes the old
     /// voxels, so it is shown but never persisted.
     dirty: bool,
@@ -123,6 +125,7 @@ impl Default for Slot {
             stamp: 0,
             last_update: 0,
             aging_queued: false,
+            settle_queued: false,
             dirty: false,
         }
     }
@@ -172,6 +175,18 @@ struct Level {
     queue: WorkQueue,
     /// `(due frame, slot, probe)`: when each valid probe may turn stale; one entry per probe at most.
     aging: VecDeque<(u64, u32, IVec3)>,
+    /// `(due frame, slot, probe)`: each usable probe's next settling check, one snapshot cycle after the last
+    /// (see [`ProbeConfig::bounce_settled`]); one entry per probe at most.
+    settling: VecDeque<(u64, u32, IVec3)>,
+    /// The level's bounce light moved by more than [`ProbeConfig::bounce_settled`] between its last two
+    /// snapshots: the multi-bounce iteration has not settled, so converged probes are traced again.
+    bounce_moving: bool,
+    /// The bounce light's share of the light of the level's last snapshot (summed over its usable probes).
+    snapshot_bounce: Option<f64>,
+    /// Its change from the snapshot before.
+    snapshot_step: Option<f64>,
+    /// Snapshots in a row that found the bounce light settled.
+    quiet_snapshots: u32,
     valid: usize,
     converged: usize,
     disabled: usize,
@@ -258,6 +273,11 @@ impl ProbeManager {
                     slots: vec![Slot::default(); n],
                     queue: WorkQueue::new(max_dist2(config.dims)),
                     aging: VecDeque::with_capacity(n),
+                    settling: VecDeque::new(),
+                    bounce_moving: false,
+                    snapshot_bounce: None,
+                    snapshot_step: None,
+                    quiet_snapshots: 0,
                     valid: 0,
                     converged: 0,
                     disabled: 0,
@@ -377,6 +397,13 @@ impl ProbeManager {
     pub fn converged_fraction(&self, level: usize) -> f32 {
         let l = &self.levels[level];
         l.converged as f32 / (l.topo.len() - l.disabled).max(1) as f32
+    }
+
+    /// True when every level's multi-bounce iteration has settled: its summed bounce light was within
+    /// [`ProbeConfig::bounce_settled`] of where it is heading, as its last snapshots estimate it, on its last
+    /// two snapshots.
+    pub fn bounce_settled(&self) -> bool {
+        self.levels.iter().all(|l| l.quiet_snapshots >= 2)
     }
 
     /// True when the memory cache holds an entry for the region (any content version).

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Largest contraction per snapshot cycle assumed for the multi-bounce iteration (a gap of 19 last steps).
+const MAX_CONTRACTION: f64 = 0.95;
+
 impl ProbeManager {
     /// Probe uploads queued and not yet handed out.
     pub fn pending_uploads(&self) -> usize {
@@ -53,6 +56,25 @@ impl ProbeManager {
         snap.copy_next(per_frame, |i| level.slots[i].coord, &level.payloads);
         if snap.len() == level.topo.len() {
             snap.topo = level.topo;
+            let level = &mut self.levels[l];
+            // The bounce light's share of all light: unlike the sums, it does not grow as probes get data.
+            let share = if snap.light_sum > 0.0 { snap.bounce_sum / snap.light_sum } else { 0.0 };
+            // The iteration closes a share `1 - c` of its remaining gap per cycle, so the gap is about the
+            // last step times c / (1 - c), c estimated from the last two steps.
+            let step = level.snapshot_bounce.map(|before| share - before);
+            let gap = match (step, level.snapshot_step) {
+                (Some(s), Some(prev)) if prev.abs() > 1e-12 => {
+                    // Steps of opposite signs are noise, not an iteration on its way.
+                    let c = if s * prev > 0.0 { (s / prev).min(MAX_CONTRACTION) } else { 0.0 };
+                    s.abs() * (1.0 + c / (1.0 - c))
+                }
+                (Some(s), _) => s.abs(),
+                (None, _) => share,
+            };
+            level.bounce_moving = gap > f64::from(self.config.bounce_settled);
+            level.snapshot_bounce = Some(share);
+            level.snapshot_step = step;
+            level.quiet_snapshots = if level.bounce_moving { 0 } else { level.quiet_snapshots.saturating_add(1) };
             let mut irr = (*self.irradiance).clone();
             let old = std::mem::replace(&mut irr.levels[l], Arc::new(snap));
             if self.retired.len() < 2 * self.levels.len() {

@@ -8,6 +8,7 @@ impl ProbeManager {
     /// spare budget. The queue holds one entry per probe; an entry that comes due for a probe updated since is
     /// re-armed for its new due frame.
     pub(super) fn age(&mut self) {
+        self.settle();
         for l in 0..self.levels.len() {
             let age = self.config.stale_age_frames << l;
             while let Some(&(due, slot, coord)) = self.levels[l].aging.front() {
@@ -35,6 +36,38 @@ impl ProbeManager {
                 p.flags |= flags::STALE;
                 self.set_payload(l, slot, p);
                 self.push_work(l, slot, 2);
+            }
+        }
+    }
+
+    /// The settling checks that are due ([`ProbeConfig::bounce_settled`]): while its level's bounce light is
+    /// still moving, an idle probe not traced for a snapshot cycle is queued (class 2, after new, dirty and
+    /// cached-stale probes) to trace against the snapshot rebuilt meanwhile. Every usable probe is checked
+    /// once per cycle, so a change that sets the bounce light moving again (a lamp switched on) reaches them.
+    fn settle(&mut self) {
+        let cycle = self.config.snapshot_cycle_frames();
+        for l in 0..self.levels.len() {
+            while let Some(&(due, slot, coord)) = self.levels[l].settling.front() {
+                if due > self.frame {
+                    break;
+                }
+                self.levels[l].settling.pop_front();
+                let slot = slot as usize;
+                let level = &mut self.levels[l];
+                let s = &mut level.slots[slot];
+                if s.coord != coord || !s.settle_queued {
+                    continue; // the slot was recycled since
+                }
+                s.settle_queued = false;
+                if !level.payloads[slot].usable() {
+                    continue; // its next result re-arms it
+                }
+                s.settle_queued = true;
+                level.settling.push_back((self.frame + cycle, slot as u32, coord));
+                if level.bounce_moving && matches!(s.work, Work::Idle) && s.last_update + cycle <= self.frame {
+                    self.stats.settle_traces += 1;
+                    self.push_work(l, slot, 2);
+                }
             }
         }
     }

@@ -105,6 +105,10 @@ impl ProbeManager {
             s.aging_queued = true;
             level.aging.push_back((self.frame + (self.config.stale_age_frames << l), slot as u32, s.coord));
         }
+        if new.usable() && !s.settle_queued {
+            s.settle_queued = true;
+            level.settling.push_back((self.frame + self.config.snapshot_cycle_frames(), slot as u32, s.coord));
+        }
         self.set_payload_packed(l, slot, new, r.gpu);
         report.applied += 1;
         self.stats.probe_updates += 1;
