@@ -7,7 +7,6 @@
 @group(0) @binding(1) var<storage, read> gbuffer: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> hdr: array<vec4<f32>>;
 
-const PI: f32 = 3.14159265;
 // Least irradiance of the flat ambient term (GI off).
 const AMBIENT_FLOOR: f32 = 0.3;
 
@@ -48,21 +47,6 @@ fn state_colour(p: Probe) -> vec3<f32> {
         return vec3<f32>(0.9, 0.8, 0.1);
     }
     return vec3<f32>(0.1, 0.8, 0.2);
-}
-
-fn sun_irradiance(p: vec3<f32>, n: vec3<f32>) -> vec3<f32> {
-    if frame.sun_dir.w == 0.0 {
-        return vec3<f32>(0.0);
-    }
-    let l = frame.sun_dir.xyz;
-    let ndl = dot(n, l);
-    if ndl <= 0.0 {
-        return vec3<f32>(0.0);
-    }
-    if occluded(world_to_voxel(p), l, SHADOW_DISTANCE_M / frame.grid_origin.w) {
-        return vec3<f32>(0.0);
-    }
-    return frame.sun_radiance.xyz * ndl;
 }
 
 @compute @workgroup_size(SCREEN_GROUP, SCREEN_GROUP)

@@ -300,9 +300,49 @@ fn probe_irradiance(pos: vec3<f32>, n: vec3<f32>) -> ProbeLight {
     }
     out.confidence = wsum;
     let probe_part = select(vec3<f32>(0.0), sum / wsum, wsum > 1e-4);
-    let sky = sky_irradiance(n);
-    out.irradiance = probe_part * min(known, 1.0) + sky * (1.0 - min(known, 1.0));
+    let k = min(known, 1.0);
+    var fallback = vec3<f32>(0.0);
+    if k < 1.0 {
+        fallback = surface_sky_light(pos, n);
+    }
+    out.irradiance = probe_part * k + fallback * (1.0 - k);
     return out;
+}
+
+// Rays of the probe-less estimate: a fixed cosine-distributed Fibonacci set over the hemisphere.
+const FAR_RAYS: u32 = 12u;
+// Their range in spacings of the coarsest level.
+const FAR_RANGE_SPACINGS: f32 = 8.0;
+// Share of the sky a surface hit by those rays is taken to see.
+const FAR_HIT_SKY: f32 = 0.5;
+
+// Where no probe knows the light (outside the clipmap, or before the probes have data): the light the surface
+// point `pos` facing `n` gets from the sky and from what its own rays hit nearby (lit by the sun, with a
+// shadow ray, and by half the open sky), instead of the open sky alone, which lit far slopes, trees and eaves
+// 70 % too brightly. One bounce, no probes: an estimate, smooth because every pixel uses the same rays.
+fn surface_sky_light(pos: vec3<f32>, n: vec3<f32>) -> vec3<f32> {
+    let count = u32(frame.grid_dims.w);
+    let range = FAR_RANGE_SPACINGS * frame.levels[max(count, 1u) - 1u].spacing.x / frame.grid_origin.w;
+    let up = select(vec3<f32>(0.0, 1.0, 0.0), vec3<f32>(1.0, 0.0, 0.0), abs(n.y) > 0.9);
+    let t = normalize(cross(up, n));
+    let b = cross(n, t);
+    let o = world_to_voxel(pos);
+    var sum = vec3<f32>(0.0);
+    for (var i = 0u; i < FAR_RAYS; i++) {
+        let r = sqrt((f32(i) + 0.5) / f32(FAR_RAYS));
+        let phi = f32(i) * 2.3999632;
+        let d = normalize(t * (r * cos(phi)) + b * (r * sin(phi)) + n * sqrt(max(1.0 - r * r, 0.0)));
+        let hit = march(o, d, range);
+        if hit.material == 0u {
+            sum += sky_radiance(d);
+        } else {
+            let hn = hit_normal(hit, d);
+            let hp = voxel_to_world(o + d * hit.t) + hn * (0.05 * frame.grid_origin.w);
+            let e = sun_irradiance(hp, hn) + sky_irradiance(hn) * FAR_HIT_SKY;
+            sum += material_emission(hit.material) + material_albedo(hit.material) / PI * e;
+        }
+    }
+    return sum * (PI / f32(FAR_RAYS));
 }
 
 // Irradiance of the open sky on a surface facing `n` (no occlusion): the fallback where no probe knows.

@@ -19,6 +19,8 @@ struct VoxelHit {
     voxel: vec3<i32>,
 }
 
+const PI: f32 = 3.14159265;
+
 fn world_to_voxel(p: vec3<f32>) -> vec3<f32> {
     return (p - frame.grid_origin.xyz) / frame.grid_origin.w;
 }
@@ -179,4 +181,20 @@ fn sky_radiance(dir: vec3<f32>) -> vec3<f32> {
         return frame.sky_ground.xyz;
     }
     return mix(frame.sky_horizon.xyz, frame.sky_zenith.xyz, sqrt(dir.y));
+}
+
+// The sun's irradiance on a surface point `p` (metres) facing `n`, with an exact shadow ray through the voxels.
+fn sun_irradiance(p: vec3<f32>, n: vec3<f32>) -> vec3<f32> {
+    if frame.sun_dir.w == 0.0 {
+        return vec3<f32>(0.0);
+    }
+    let l = frame.sun_dir.xyz;
+    let ndl = dot(n, l);
+    if ndl <= 0.0 {
+        return vec3<f32>(0.0);
+    }
+    if occluded(world_to_voxel(p), l, SHADOW_DISTANCE_M / frame.grid_origin.w) {
+        return vec3<f32>(0.0);
+    }
+    return frame.sun_radiance.xyz * ndl;
 }
