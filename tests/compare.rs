@@ -25,7 +25,7 @@ fn run(ctx: &GpuContext, world: &str, bookmark: &str, rays: u32) -> (CompareOutp
         capture: CaptureOptions {
             camera: Camera::new(m.position, m.yaw, m.pitch),
             settings: FrameSettings::default(),
-            converge_frames: 900,
+            converge_frames: 3000,
             time: 0.0,
             width: 64,
             height: 36,
@@ -47,9 +47,8 @@ fn run(ctx: &GpuContext, world: &str, bookmark: &str, rays: u32) -> (CompareOutp
     (out, w)
 }
 
-/// The target is 10 %; measured here: 10.4 % (64x36, 8,192 rays, reference noise 2.7 %), almost all
-/// of it a bias (the probes 8.4 % too dark). The test holds the measured level so it cannot slip back while
-/// the bias is found; the README says the target is not met yet.
+/// The target, 10 %. Measured here on 2026-12-01: 8.0 % (64x36, 8,192 rays of 16 bounces, reference
+/// noise 2.7 %; the probes 5.4 % too dark), after 1,648 frames to converge and settle the bounce light.
 #[test]
 fn cornell_probes_stay_near_the_reference() {
     let Some(ctx) = context() else { return };
@@ -57,14 +56,15 @@ fn cornell_probes_stay_near_the_reference() {
     let m = &out.report.metrics;
     assert!(m.lit_pixels > 2000, "the room fills the view: {m:?}");
     assert!(m.reference_noise < 0.1 / 3.0, "the reference's own noise is well below the target: {m:?}");
-    assert!(m.mean_relative_error <= 0.12, "mean relative indirect error {:.3}", m.mean_relative_error);
-    assert!(m.bias.abs() <= 0.10 && m.over_25_percent <= 0.05, "{m:?}");
+    assert!(out.report.converged, "the view converged and its bounce light settled");
+    assert!(m.mean_relative_error <= 0.10, "mean relative indirect error {:.3}", m.mean_relative_error);
+    assert!(m.bias.abs() <= 0.08 && m.over_25_percent <= 0.03, "{m:?}");
     let flip = m.flip.expect("FLIP computed");
     assert!(flip > 0.0 && flip < 0.3, "FLIP {flip}");
 }
 
-/// The target is 15 %; measured here: 18.2 % (64x36, 2,048 rays, reference noise 1.6 %), the probes
-/// 15 % too bright (bias). The test holds the measured level; the README says the target is not met yet.
+/// The target, 15 %. Measured here on 2026-12-01: 13.0 % (64x36, 2,048 rays of 16 bounces, reference
+/// noise 1.5 %; the probes 10.7 % too bright, most on terrace risers and under eaves).
 #[test]
 fn valley_probes_stay_near_the_reference() {
     let Some(ctx) = context() else { return };
@@ -72,7 +72,8 @@ fn valley_probes_stay_near_the_reference() {
     let m = &out.report.metrics;
     assert!(m.lit_pixels > 1000, "the valley fills most of the view: {m:?}");
     assert!(m.reference_noise < 0.05, "{m:?}");
-    assert!(m.mean_relative_error <= 0.25, "mean relative indirect error {:.3}", m.mean_relative_error);
+    assert!(out.report.converged, "the view converged and its bounce light settled");
+    assert!(m.mean_relative_error <= 0.15, "mean relative indirect error {:.3}", m.mean_relative_error);
 }
 
 #[test]

@@ -389,8 +389,10 @@ fn probes(ui: &mut egui::Ui, data: &PanelData) {
         p.results_dropped
     ));
     egui::Grid::new("levels").striped(true).show(ui, |ui| {
-        for h in ["level", "resident", "queued", "disk", "flight", "valid", "conv.", "hits", "miss", "evict", "recyc."]
-        {
+        for h in [
+            "level", "resident", "queued", "disk", "flight", "valid", "conv.", "bounce", "hits", "miss", "evict",
+            "recyc.",
+        ] {
             ui.strong(h);
         }
         ui.end_row();
@@ -402,6 +404,8 @@ fn probes(ui: &mut egui::Ui, data: &PanelData) {
             ui.label(l.in_flight.to_string());
             ui.label(format!("{:.0} %", l.valid_fraction * 100.0));
             ui.label(format!("{:.0} %", l.converged_fraction * 100.0));
+            let state = if l.bounce_settled { "" } else { " settling" };
+            ui.label(format!("{:.0} %{state}", l.bounce_share * 100.0));
             ui.label(l.hits.to_string());
             ui.label(l.misses.to_string());
             ui.label(l.evictions.to_string());

@@ -134,6 +134,12 @@ pub struct LevelStats {
     pub converged_fraction: f32,
     /// Probes inside solids.
     pub disabled: usize,
+    /// The bounce light's share of the level's light in its last multi-bounce snapshot (summed over its usable
+    /// probes).
+    pub bounce_share: f32,
+    /// The level's bounce light has settled (see [`ProbeConfig::bounce_settled`]); while it has not, its
+    /// converged probes are traced again once per snapshot cycle.
+    pub bounce_settled: bool,
     /// Region-cache hits for probes entering this level.
     pub hits: u64,
     /// Region-cache misses.

@@ -114,6 +114,9 @@ const PREFETCH_AHEAD: usize = 8;
 
 const NO_COORD: IVec3 = IVec3::splat(i32::MIN);
 
+/// Snapshots in a row that must find a level's bounce light settled before it counts as settled.
+const SETTLED_SNAPSHOTS: u32 = 2;
+
 impl Default for Slot {
     fn default() -> Self {
         Slot {
@@ -373,6 +376,8 @@ impl ProbeManager {
                     valid_fraction: l.valid as f32 / live,
                     converged_fraction: l.converged as f32 / live,
                     disabled: l.disabled,
+                    bounce_share: l.snapshot_bounce.unwrap_or(0.0) as f32,
+                    bounce_settled: l.quiet_snapshots >= SETTLED_SNAPSHOTS,
                     bytes: l.payloads.len() * std::mem::size_of::<ProbePayload>()
                         + l.slots.len() * std::mem::size_of::<Slot>(),
                     ..l.stats
@@ -403,7 +408,7 @@ impl ProbeManager {
     /// [`ProbeConfig::bounce_settled`] of where it is heading, as its last snapshots estimate it, on its last
     /// two snapshots.
     pub fn bounce_settled(&self) -> bool {
-        self.levels.iter().all(|l| l.quiet_snapshots >= 2)
+        self.levels.iter().all(|l| l.quiet_snapshots >= SETTLED_SNAPSHOTS)
     }
 
     /// True when the memory cache holds an entry for the region (any content version).
