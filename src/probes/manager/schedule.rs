@@ -11,12 +11,7 @@ impl ProbeManager {
         self.settle();
         for l in 0..self.levels.len() {
             let age = self.config.stale_age_frames << l;
-            while let Some(&(due, slot, coord)) = self.levels[l].aging.front() {
-                if due > self.frame {
-                    break;
-                }
-                self.levels[l].aging.pop_front();
-                let slot = slot as usize;
+            while let Some((slot, coord)) = next_due(&mut self.levels[l].aging, self.frame) {
                 let level = &mut self.levels[l];
                 let s = &mut level.slots[slot];
                 if s.coord != coord || !s.aging_queued {
@@ -47,12 +42,7 @@ impl ProbeManager {
     fn settle(&mut self) {
         let cycle = self.config.snapshot_cycle_frames();
         for l in 0..self.levels.len() {
-            while let Some(&(due, slot, coord)) = self.levels[l].settling.front() {
-                if due > self.frame {
-                    break;
-                }
-                self.levels[l].settling.pop_front();
-                let slot = slot as usize;
+            while let Some((slot, coord)) = next_due(&mut self.levels[l].settling, self.frame) {
                 let level = &mut self.levels[l];
                 let s = &mut level.slots[slot];
                 if s.coord != coord || !s.settle_queued {
@@ -140,4 +130,14 @@ impl ProbeManager {
         }
         taken
     }
+}
+
+/// Pops the front entry of a `(due frame, slot, probe)` queue kept in due order, when it is due by `frame`.
+fn next_due(queue: &mut VecDeque<(u64, u32, IVec3)>, frame: u64) -> Option<(usize, IVec3)> {
+    let &(due, slot, coord) = queue.front()?;
+    if due > frame {
+        return None;
+    }
+    queue.pop_front();
+    Some((slot as usize, coord))
 }
