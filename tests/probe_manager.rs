@@ -484,3 +484,41 @@ fn an_io_thread_that_cannot_start_turns_persistence_off_and_every_probe_is_trace
     let l0 = &s.levels[0];
     assert!(l0.valid_fraction > 0.99, "level 0 traced without the disk: {} valid", l0.valid_fraction);
 }
+
+/// Converged probes trace again while their level's bounce light has not settled, and stop once it has: in a
+/// still `cornell` (lit only by bounces off its walls but for the panel), settling traces happen, every level
+/// settles within a bound, and afterwards the settling traces do not go on for ever.
+#[test]
+fn converged_probes_trace_again_until_the_bounce_light_settles() {
+    let w = world("cornell");
+    let mut vw = VoxelWorld::new(w.clone());
+    vw.load_everything();
+    let grid = vw.snapshot();
+    let config = small(w.probe_spacing);
+    let cycle = config.snapshot_cycle_frames();
+    let mut m = ProbeManager::new(config, 2, None).unwrap();
+    let cam = w.main_bookmark().position;
+    let mut settled_at = None;
+    for f in 0..3000u64 {
+        m.step(cam, &grid, &[]);
+        m.wait_idle();
+        if m.bounce_settled() {
+            settled_at = Some(f);
+            break;
+        }
+    }
+    let settled_at = settled_at.expect("the bounce light settles within 3,000 frames");
+    let s = m.stats();
+    let probes: usize = s.levels.iter().map(|l| l.resident - l.disabled).sum();
+    eprintln!("settled after {settled_at} frames, {} settling traces, {probes} probes", s.settle_traces);
+    assert!(s.settle_traces > 0, "converged probes traced again while the bounce light rose");
+    assert!(s.levels.iter().all(|l| l.bounce_settled && l.bounce_share > 0.0), "{:?}", s.levels);
+    let before = s.settle_traces;
+    for _ in 0..8 * cycle {
+        m.step(cam, &grid, &[]);
+        m.wait_idle();
+    }
+    let after = m.stats().settle_traces - before;
+    eprintln!("{after} settling traces in the 8 cycles after");
+    assert!(after < probes as u64, "settling does not keep every probe tracing: {after} traces, {probes} probes");
+}

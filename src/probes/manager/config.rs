@@ -104,7 +104,7 @@ impl ProbeConfig {
     /// fixed number of slots per frame).
     pub fn snapshot_cycle_frames(&self) -> u64 {
         let slots = u64::from(self.dims.x) * u64::from(self.dims.y) * u64::from(self.dims.z);
-        u64::from(self.levels.max(1)) * slots.div_ceil(self.irradiance_slots_per_frame.max(1) as u64)
+        (u64::from(self.levels.max(1)) * slots.div_ceil(self.irradiance_slots_per_frame.max(1) as u64)).max(1)
     }
 }
 

@@ -102,8 +102,10 @@ struct Slot {
     last_update: u64,
     /// The slot has an entry in its level's aging queue (at most one per probe).
     aging_queued: bool,
-    /// The slot has an entry in its level's settling queue (at most one per probe).
-    settle_queued: bool,
+    /// Due frame of the slot's live entry in its level's settling queue, 0 for none. Entries with another due
+    /// frame are left over from before a recycle (a probe that leaves and comes back gets the same slot) and
+    /// are skipped, so each probe has one live entry at most.
+    settle_due: u64,
     /// An edit reached the probe and no result traced after it has arrived yet: its payload describes the old
     /// voxels, so it is shown but never persisted.
     dirty: bool,
@@ -128,7 +130,7 @@ impl Default for Slot {
             stamp: 0,
             last_update: 0,
             aging_queued: false,
-            settle_queued: false,
+            settle_due: 0,
             dirty: false,
         }
     }

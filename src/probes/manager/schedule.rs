@@ -11,7 +11,7 @@ impl ProbeManager {
         self.settle();
         for l in 0..self.levels.len() {
             let age = self.config.stale_age_frames << l;
-            while let Some((slot, coord)) = next_due(&mut self.levels[l].aging, self.frame) {
+            while let Some((_, slot, coord)) = next_due(&mut self.levels[l].aging, self.frame) {
                 let level = &mut self.levels[l];
                 let s = &mut level.slots[slot];
                 if s.coord != coord || !s.aging_queued {
@@ -42,18 +42,18 @@ impl ProbeManager {
     fn settle(&mut self) {
         let cycle = self.config.snapshot_cycle_frames();
         for l in 0..self.levels.len() {
-            while let Some((slot, coord)) = next_due(&mut self.levels[l].settling, self.frame) {
+            while let Some((due, slot, coord)) = next_due(&mut self.levels[l].settling, self.frame) {
                 let level = &mut self.levels[l];
                 let s = &mut level.slots[slot];
-                if s.coord != coord || !s.settle_queued {
-                    continue; // the slot was recycled since
+                if s.coord != coord || s.settle_due != due {
+                    continue; // left over from before a recycle
                 }
-                s.settle_queued = false;
+                s.settle_due = 0;
                 if !level.payloads[slot].usable() {
                     continue; // its next result re-arms it
                 }
-                s.settle_queued = true;
-                level.settling.push_back((self.frame + cycle, slot as u32, coord));
+                s.settle_due = self.frame + cycle;
+                level.settling.push_back((s.settle_due, slot as u32, coord));
                 if level.bounce_moving && matches!(s.work, Work::Idle) && s.last_update + cycle <= self.frame {
                     self.stats.settle_traces += 1;
                     self.push_work(l, slot, 2);
@@ -133,11 +133,11 @@ impl ProbeManager {
 }
 
 /// Pops the front entry of a `(due frame, slot, probe)` queue kept in due order, when it is due by `frame`.
-fn next_due(queue: &mut VecDeque<(u64, u32, IVec3)>, frame: u64) -> Option<(usize, IVec3)> {
+fn next_due(queue: &mut VecDeque<(u64, u32, IVec3)>, frame: u64) -> Option<(u64, usize, IVec3)> {
     let &(due, slot, coord) = queue.front()?;
     if due > frame {
         return None;
     }
     queue.pop_front();
-    Some((slot as usize, coord))
+    Some((due, slot as usize, coord))
 }

@@ -105,9 +105,9 @@ impl ProbeManager {
             s.aging_queued = true;
             level.aging.push_back((self.frame + (self.config.stale_age_frames << l), slot as u32, s.coord));
         }
-        if new.usable() && !s.settle_queued {
-            s.settle_queued = true;
-            level.settling.push_back((self.frame + self.config.snapshot_cycle_frames(), slot as u32, s.coord));
+        if new.usable() && s.settle_due == 0 {
+            s.settle_due = self.frame + self.config.snapshot_cycle_frames();
+            level.settling.push_back((s.settle_due, slot as u32, s.coord));
         }
         self.set_payload_packed(l, slot, new, r.gpu);
         report.applied += 1;
