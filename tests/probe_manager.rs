@@ -490,13 +490,8 @@ fn an_io_thread_that_cannot_start_turns_persistence_off_and_every_probe_is_trace
 /// settles within a bound, and afterwards the settling traces do not go on for ever.
 #[test]
 fn converged_probes_trace_again_until_the_bounce_light_settles() {
-    let w = world("cornell");
-    let mut vw = VoxelWorld::new(w.clone());
-    vw.load_everything();
-    let grid = vw.snapshot();
-    let config = small(w.probe_spacing);
-    let cycle = config.snapshot_cycle_frames();
-    let mut m = ProbeManager::new(config, 2, None).unwrap();
+    let cycle = small(0.25).snapshot_cycle_frames();
+    let (w, grid, mut m) = converged("cornell", small(0.25), 2, 0);
     let cam = w.main_bookmark().position;
     let mut settled_at = None;
     for f in 0..3000u64 {

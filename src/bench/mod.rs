@@ -156,7 +156,7 @@ pub struct BenchReport {
     pub rays_per_second: f64,
     /// Probe updates applied.
     pub probe_updates: u64,
-    /// Of those, traces of converged probes whose bounce light was still moving (multi-bounce settling).
+    /// Of those, traces of idle probes queued again because their level's bounce light had not settled.
     pub settle_traces: u64,
     /// Render-thread cost of the probe manager's step per frame (waiting excluded), milliseconds.
     pub gi_cpu_ms: Millis,
@@ -189,7 +189,8 @@ pub struct BenchReport {
     /// Probe updates applied in the accuracy phase's last 600 frames (at most), per frame: what a still
     /// scene keeps tracing (bounce light settling, stale probes).
     pub still_updates_per_frame: Option<f64>,
-    /// Of those, settling traces per frame (converged probes whose bounce light was still moving).
+    /// Of those, settling traces per frame (idle probes queued again while their level's bounce light had
+    /// not settled).
     pub still_settle_traces_per_frame: Option<f64>,
     /// The probes' irradiance, as shading reads it, against the reference at the end of the accuracy phase.
     pub irradiance_error: Option<IrradianceError>,

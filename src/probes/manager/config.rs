@@ -171,7 +171,8 @@ pub struct ProbeStats {
     pub results_dropped: u64,
     /// Probes dirtied by edits.
     pub dirtied: u64,
-    /// Traces of converged probes whose bounce light was still moving ([`ProbeConfig::bounce_settled`]).
+    /// Traces of idle probes queued again because their level's bounce light had not settled
+    /// ([`ProbeConfig::bounce_settled`]).
     pub settle_traces: u64,
 }
 

@@ -183,14 +183,11 @@ struct Level {
     /// `(due frame, slot, probe)`: each usable probe's next settling check, one snapshot cycle after the last
     /// (see [`ProbeConfig::bounce_settled`]); one entry per probe at most.
     settling: VecDeque<(u64, u32, IVec3)>,
-    /// The level's bounce light moved by more than [`ProbeConfig::bounce_settled`] between its last two
-    /// snapshots: the multi-bounce iteration has not settled, so converged probes are traced again.
-    bounce_moving: bool,
     /// The bounce light's share of the light of the level's last snapshot (summed over its usable probes).
     snapshot_bounce: Option<f64>,
     /// Its change from the snapshot before.
     snapshot_step: Option<f64>,
-    /// Snapshots in a row that found the bounce light settled.
+    /// Snapshots in a row that found the bounce light settled (0 after one that found it moving).
     quiet_snapshots: u32,
     valid: usize,
     converged: usize,
@@ -208,6 +205,12 @@ struct Level {
 }
 
 impl Level {
+    /// The last snapshot found the level's bounce light still moving towards its fixed point, so its
+    /// converged probes are traced again (see [`ProbeConfig::bounce_settled`]).
+    fn bounce_moving(&self) -> bool {
+        self.snapshot_bounce.is_some() && self.quiet_snapshots == 0
+    }
+
     /// The one way a slot changes state: keeps the level's counts.
     fn set_work(&mut self, slot: usize, work: Work) {
         let s = &mut self.slots[slot];
@@ -279,7 +282,6 @@ impl ProbeManager {
                     queue: WorkQueue::new(max_dist2(config.dims)),
                     aging: VecDeque::with_capacity(n),
                     settling: VecDeque::new(),
-                    bounce_moving: false,
                     snapshot_bounce: None,
                     snapshot_step: None,
                     quiet_snapshots: 0,
@@ -406,9 +408,8 @@ impl ProbeManager {
         l.converged as f32 / (l.topo.len() - l.disabled).max(1) as f32
     }
 
-    /// True when every level's multi-bounce iteration has settled: its summed bounce light was within
-    /// [`ProbeConfig::bounce_settled`] of where it is heading, as its last snapshots estimate it, on its last
-    /// two snapshots.
+    /// True when every level's multi-bounce iteration has settled: on its last two snapshots, the bounce
+    /// light's share of its light was estimated within [`ProbeConfig::bounce_settled`] of where it is heading.
     pub fn bounce_settled(&self) -> bool {
         self.levels.iter().all(|l| l.quiet_snapshots >= SETTLED_SNAPSHOTS)
     }

@@ -71,10 +71,10 @@ impl ProbeManager {
                 (Some(s), _) => s.abs(),
                 (None, _) => share,
             };
-            level.bounce_moving = gap > f64::from(self.config.bounce_settled);
+            let moving = gap > f64::from(self.config.bounce_settled);
             level.snapshot_bounce = Some(share);
             level.snapshot_step = step;
-            level.quiet_snapshots = if level.bounce_moving { 0 } else { level.quiet_snapshots.saturating_add(1) };
+            level.quiet_snapshots = if moving { 0 } else { level.quiet_snapshots.saturating_add(1) };
             let mut irr = (*self.irradiance).clone();
             let old = std::mem::replace(&mut irr.levels[l], Arc::new(snap));
             if self.retired.len() < 2 * self.levels.len() {

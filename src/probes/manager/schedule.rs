@@ -42,6 +42,7 @@ impl ProbeManager {
     fn settle(&mut self) {
         let cycle = self.config.snapshot_cycle_frames();
         for l in 0..self.levels.len() {
+            let moving = self.levels[l].bounce_moving();
             while let Some((due, slot, coord)) = next_due(&mut self.levels[l].settling, self.frame) {
                 let level = &mut self.levels[l];
                 let s = &mut level.slots[slot];
@@ -54,7 +55,7 @@ impl ProbeManager {
                 }
                 s.settle_due = self.frame + cycle;
                 level.settling.push_back((s.settle_due, slot as u32, coord));
-                if level.bounce_moving && matches!(s.work, Work::Idle) && s.last_update + cycle <= self.frame {
+                if moving && matches!(s.work, Work::Idle) && s.last_update + cycle <= self.frame {
                     self.stats.settle_traces += 1;
                     self.push_work(l, slot, 2);
                 }
