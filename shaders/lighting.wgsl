@@ -1,7 +1,8 @@
 // Lighting pass: shades each gbuffer pixel into HDR radiance. Direct light: the sun with an exact shadow ray
-// through the voxels, and emission. Indirect light by GI mode: a flat ambient term (off), the probes
-// (probe_sample.wgsl; no ambient term anywhere), indirect alone, or split (off left, probes right). Debug views
-// replace or tint the result. Radiance stays linear HDR; the tonemap pass comes after.
+// through the voxels, the emissive voxels as small area lights (emitter_light.wgsl), and emission. Indirect
+// light by GI mode: a flat ambient term (off), the probes (probe_sample.wgsl; no ambient term anywhere),
+// indirect alone, or split (off left, probes right). Debug views replace or tint the result. Radiance stays
+// linear HDR; the tonemap pass comes after.
 
 @group(0) @binding(0) var<uniform> frame: FrameUniform;
 @group(0) @binding(1) var<storage, read> gbuffer: array<vec4<u32>>;
@@ -99,12 +100,13 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
             indirect = light.irradiance;
         }
         if view == VIEW_IRRADIANCE {
-            // The HDR value is read back as it is (lumon compare); the tonemap shows it with the exposure.
-            colour = indirect / PI;
+            // Everything but the sun: the HDR value is read back as it is (lumon compare); the tonemap shows it
+            // with the exposure.
+            colour = (indirect + emitter_irradiance(p, n)) / PI;
         } else if mode == GI_INDIRECT {
             colour = albedo / PI * indirect;
         } else {
-            colour = emission + albedo / PI * (sun_irradiance(p, n) + indirect);
+            colour = emission + albedo / PI * (sun_irradiance(p, n) + emitter_irradiance(p, n) + indirect);
         }
         if view == VIEW_LEVELS || view == VIEW_CONFIDENCE || view == VIEW_AO || view == VIEW_STATE {
             if mode == GI_OFF {

@@ -377,6 +377,65 @@ fn a_lamp_switched_on_through_the_stream_brightens_the_road_within_60_frames() {
     assert!(after > 1.5 * before.max(1e-4), "the lamp brightens the road within 60 frames: {before} -> {after}");
 }
 
+/// The lighting pass sums the emitter lights as `voxel::emitter_irradiance` does: `village-night`'s irradiance
+/// view with GI off, less the same view with the emitter index emptied, against the CPU per pixel.
+#[test]
+fn the_lighting_pass_lights_surfaces_with_the_emitters_as_the_cpu_does() {
+    let Some(ctx) = context() else { return };
+    let w = world("village-night");
+    let probes = small_probes(&w);
+    let mut p = pipeline(&w, &probes);
+    let b = w.main_bookmark();
+    let cam = Camera::new(b.position, b.yaw, b.pitch);
+    let (width, height) = (64, 36);
+    let mut r = Renderer::new(&ctx, width, height, &probes).expect("renderer");
+    let settings = FrameSettings { gi: GiMode::Off, view: DebugView::Irradiance, ..FrameSettings::default() };
+    for _ in 0..30 {
+        p.step(cam.position, true).expect("step");
+        let topo = p.manager().topologies();
+        r.prepare(&ctx, p.grid(), &topo, p.uploads(), &cam, &settings).expect("prepare");
+    }
+    assert_eq!(r.pending_bricks(), 0);
+    let grid = p.grid().clone();
+    let topo = p.manager().topologies();
+    let lit = r.read_hdr(&ctx).expect("hdr");
+    let surfaces = r.read_surfaces(&ctx).expect("surfaces");
+    let mut dark_grid = (*grid).clone();
+    dark_grid.emitters = Arc::new(lumon::voxel::Emitters::default());
+    r.prepare(&ctx, &dark_grid, &topo, &[], &cam, &settings).expect("prepare");
+    let dark = r.read_hdr(&ctx).expect("hdr");
+    let (f, right, up) = cam.basis();
+    let t = (cam.fov_y.to_radians() * 0.5).tan();
+    let lum = |v: Vec3| (v.x + v.y + v.z) / 3.0;
+    let (mut lit_pixels, mut agree) = (0, 0);
+    for y in 0..height {
+        for x in 0..width {
+            let i = (x + y * width) as usize;
+            let Some(hit) = surfaces[i] else { continue };
+            let nx = (x as f32 + 0.5) / width as f32 * 2.0 - 1.0;
+            let ny = 1.0 - (y as f32 + 0.5) / height as f32 * 2.0;
+            let dir = (f + right * (nx * t * width as f32 / height as f32) + up * (ny * t)).normalize();
+            let n = hit.normal(dir);
+            let point = cam.position + dir * hit.distance + n * (0.05 * grid.voxel_size);
+            let cpu = lum(lumon::voxel::emitter_irradiance(&grid, point, n));
+            let gpu = lum(lit[i] - dark[i]) * std::f32::consts::PI;
+            if cpu < 1e-3 {
+                assert!(gpu.abs() < 2e-3, "pixel {x},{y}: GPU {gpu} where the CPU finds no emitter light");
+                continue;
+            }
+            lit_pixels += 1;
+            let same = (gpu - cpu).abs() <= 0.02 * cpu;
+            if !same {
+                eprintln!("pixel {x},{y}: GPU {gpu} CPU {cpu}");
+            }
+            agree += usize::from(same);
+        }
+    }
+    eprintln!("{agree} of {lit_pixels} lit pixels agree");
+    assert!(lit_pixels > (width * height) as usize / 4, "{lit_pixels} pixels lit by the lamps");
+    assert!(agree as f32 >= 0.98 * lit_pixels as f32, "{agree} of {lit_pixels} pixels agree");
+}
+
 #[test]
 fn sizes_beyond_the_adapter_are_refused_with_a_reason() {
     let Some(ctx) = context() else { return };

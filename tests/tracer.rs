@@ -375,3 +375,70 @@ fn one_update_of_a_probe_under_a_small_lamp_is_not_blind_to_it() {
     }
     assert!(sq.sqrt() < 0.2, "one update's relative error {}", sq.sqrt());
 }
+
+/// A lamp (a 0.75 x 0.25 x 0.5 m emissive box) over a black floor in a black sky, and a black slab that shades
+/// part of the floor: all the light is the lamp's direct light.
+fn black_lamp_world() -> Arc<World> {
+    let v = json!({
+        "format": 1, "name": "lamp", "purpose": "emitter light tests", "seed": 1, "regionSize": 4.0,
+        "voxelSize": 0.25, "bounds": {"min": [-16, -16], "max": [16, 16]},
+        "terrain": {"kind": "flat", "height": 0.0, "material": "black"},
+        "materials": {"black": {"albedo": [0, 0, 0]}, "lamp": {"albedo": [0, 0, 0], "emissive": [10, 8, 6]}},
+        "assets": {
+            "lamp": {"shapes": [{"shape": "box", "min": [0, 0, 0], "max": [0.75, 0.25, 0.5], "material": "lamp"}]},
+            "slab": {"shapes": [{"shape": "box", "min": [0, 0, 0], "max": [4, 0.25, 2], "material": "black"}]}
+        },
+        "placements": [
+            {"id": "lamp", "asset": "lamp", "position": [0, 3, 0]},
+            {"id": "slab", "asset": "slab", "position": [2, 1.5, 0]}
+        ],
+        "lights": {"sky": {"zenith": [0, 0, 0], "horizon": [0, 0, 0], "ground": [0, 0, 0]}},
+        "bookmarks": {"main": {"position": [0, 2, 5], "yaw": 0, "pitch": 0}}
+    });
+    Arc::new(load_world_str(&v.to_string(), Path::new("lamp.json")).unwrap())
+}
+
+#[test]
+fn emitters_light_surfaces_directly_as_the_reference_finds() {
+    let g = grid_of(&black_lamp_world());
+    let lights: usize = g.emitters.bricks().iter().map(|b| b.lights.len()).sum();
+    assert!(lights >= 6, "a box lamp shows six faces: {lights} lights");
+    let s = ReferenceSettings { rays: 65536, bounces: 1, ..Default::default() };
+    let c = Vec3::new(0.375, 3.125, 0.25);
+    // Points: far and near below the lamp facing up, beside it facing it, on the floor seen at a slant, the
+    // floor under the slab (shadowed), and a normal turned away from the lamp.
+    let cases = [
+        (Vec3::new(0.375, 0.05, 0.25), Vec3::Y, 0.05),
+        (Vec3::new(0.375, 2.3, 0.25), Vec3::Y, 0.15),
+        (c + Vec3::new(-2.0, 0.0, 0.0), Vec3::X, 0.05),
+        (Vec3::new(-3.0, 0.05, -2.0), Vec3::Y, 0.08),
+        (Vec3::new(5.0, 0.05, 1.0), Vec3::Y, 0.0),
+        (Vec3::new(0.375, 1.0, 0.25), -Vec3::Y, 0.0),
+    ];
+    for (p, n, tolerance) in cases {
+        let direct = lumon::voxel::emitter_irradiance(&g, p, n);
+        let truth = reference_irradiance(&g, p, n, &s).irradiance;
+        eprintln!("{p} {n}: direct {direct} reference {truth}");
+        if tolerance == 0.0 {
+            assert_eq!(direct, Vec3::ZERO, "{p} {n}: no light arrives, reference {truth}");
+            assert!(truth.max_element() < 1e-6);
+        } else {
+            let rel = (direct - truth).abs().max_element() / truth.max_element();
+            assert!(rel < tolerance, "{p} {n}: direct {direct} vs reference {truth} ({rel})");
+        }
+    }
+}
+
+#[test]
+fn probes_keep_the_emitters_direct_light_apart_for_shading() {
+    // All the light at a probe in the lamp world comes straight from the lamp: shading reads none of it from
+    // the probe (it lights surfaces with the lamp itself), the multi-bounce lookup reads all of it.
+    let g = grid_of(&black_lamp_world());
+    let mut payload = ProbePayload::default();
+    for k in 0..8 {
+        let u = trace_probe(&g, &NoIrradiance, &job(Vec3::new(-2.0, 1.5, 2.0), k, 64));
+        payload = blend(&payload, &u, &BlendParams::default(), false);
+    }
+    assert!(payload.sh.level() > 0.05, "{:?}", payload.sh);
+    assert!(payload.shading_sh().level().abs() < 1e-4 * payload.sh.level(), "{:?}", payload.shading_sh());
+}

@@ -22,7 +22,7 @@ use crate::probes::irradiance::ClipmapIrradiance;
 use crate::probes::reference::TRUTH_BOUNCES;
 use crate::probes::ReferenceSettings;
 use crate::render::Camera;
-use crate::voxel::{IrradianceSource, VoxelGrid};
+use crate::voxel::VoxelGrid;
 
 /// How long the camera must stay still before a reference starts.
 pub const SETTLE: Duration = Duration::from_millis(300);
@@ -236,12 +236,10 @@ fn start(camera: Camera, size: (u32, u32), grid: Arc<VoxelGrid>, probes: Arc<Cli
     Job { camera, size, cancel, rx, probes: probes_tx, handle }
 }
 
-/// The probes' irradiance at each surface of `view`, as the CPU's shading read gives it (zero without data).
+/// The irradiance at each surface of `view` besides the sun, as the CPU's shading read gives it (the probes,
+/// zero without data, and the emitters' direct light).
 fn probe_irradiance(view: &ViewSurfaces, grid: &VoxelGrid, probes: &ClipmapIrradiance) -> Vec<Option<Vec3>> {
-    view.surfaces
-        .par_iter()
-        .map(|s| s.map(|s| probes.irradiance(grid, s.point, s.normal).unwrap_or(Vec3::ZERO)))
-        .collect()
+    view.surfaces.par_iter().map(|s| s.map(|s| probes.shading_irradiance(grid, s.point, s.normal))).collect()
 }
 
 /// The worker: passes of growing size (16 rays per pixel first, so a first image comes quickly) until the

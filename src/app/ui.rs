@@ -438,13 +438,14 @@ fn probes(ui: &mut egui::Ui, data: &PanelData) {
     };
     let r = &data.render;
     ui.label(format!(
-        "GPU: probes {}, voxels {} ({} bricks, {} pending, {} left off: buffers full); last frame {} probe and {} \
-         brick uploads",
+        "GPU: probes {}, voxels {} ({} bricks, {} pending, {} left off: buffers full), {} emitter lights; last \
+         frame {} probe and {} brick uploads",
         mib(r.probe_storage_bytes),
         mib(r.voxel_storage_bytes),
         r.bricks.resident,
         r.bricks.pending,
         r.bricks.deferred,
+        r.emitter_lights,
         r.probes_written,
         r.bricks_written
     ));

@@ -28,6 +28,7 @@ use crate::probes::manager::{LevelStats, ProbeConfig, ProbeManager, ProbeStats};
 use crate::probes::reference::{ReferenceSettings, TRUTH_BOUNCES};
 use crate::probes::sample::LeakGuard;
 use crate::streaming::ClientStats;
+use crate::voxel::emitter_irradiance;
 use crate::voxel::VoxelStats;
 use crate::world::World;
 use accuracy::{accuracy_points, flicker, irradiance_error, reference_set, AccuracyPoint, IrradianceError};
@@ -329,7 +330,14 @@ pub(crate) fn run_with(
     })
 }
 
-/// The probes' irradiance at each point, read as shading reads it (with the visibility leak guard).
+/// The irradiance at each point as shading reads it: the probes' (with the visibility leak guard) plus the
+/// emitters' direct light (`None` where no level holds a usable probe).
 fn read_points(manager: &ProbeManager, grid: &crate::voxel::VoxelGrid, points: &[AccuracyPoint]) -> Vec<Option<Vec3>> {
-    points.iter().map(|p| manager.irradiance_at(p.position, p.normal, LeakGuard::Visibility(grid))).collect()
+    points
+        .iter()
+        .map(|p| {
+            let probes = manager.irradiance_at(p.position, p.normal, LeakGuard::Visibility(grid))?;
+            Some(probes + emitter_irradiance(grid, p.position, p.normal))
+        })
+        .collect()
 }

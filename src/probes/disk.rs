@@ -31,7 +31,7 @@ use crate::hash::hash_bytes;
 const MAGIC: &[u8; 4] = b"LPRB";
 const FILE_FORMAT: u32 = 1;
 const HEADER: usize = 4 + 4 + 4 + 8 + 4 + 12 + 8 + 4 + 8;
-const RECORD: usize = 34 * 4;
+const RECORD: usize = 46 * 4;
 
 /// What makes this world's cache folder.
 #[derive(Clone, Debug)]
@@ -459,7 +459,7 @@ pub fn encode(key: RegionKey, d: &RegionData, world_seed: u64, r: u32) -> Vec<u8
         b.extend_from_slice(&p.rays.to_le_bytes());
         b.extend_from_slice(&p.noise.to_le_bytes());
         b.extend_from_slice(&p.bounce_change.to_le_bytes());
-        for c in p.bounce.c {
+        for c in p.bounce.c.iter().chain(&p.emitted.c) {
             for v in c.to_array() {
                 b.extend_from_slice(&v.to_le_bytes());
             }
@@ -534,8 +534,9 @@ pub fn decode(b: &[u8], key: RegionKey, content: u64, world_seed: u64, r: u32) -
             noise: f(19),
             bounce_change: f(20),
             bounce: ShL1 { c: std::array::from_fn(|j| Vec3::new(f(21 + 3 * j), f(22 + 3 * j), f(23 + 3 * j))) },
+            emitted: ShL1 { c: std::array::from_fn(|j| Vec3::new(f(33 + 3 * j), f(34 + 3 * j), f(35 + 3 * j))) },
         };
-        let finite = sh.c.iter().chain(&p.bounce.c).all(|c| c.is_finite())
+        let finite = sh.c.iter().chain(&p.bounce.c).chain(&p.emitted.c).all(|c| c.is_finite())
             && [p.ao_confidence, p.mean_log_distance, p.sky_visibility, p.confidence, p.rays, p.noise, p.bounce_change]
                 .iter()
                 .all(|v| v.is_finite());
@@ -543,7 +544,7 @@ pub fn decode(b: &[u8], key: RegionKey, content: u64, world_seed: u64, r: u32) -
             return Err(format!("probe {i} holds non-finite or out-of-range values"));
         }
         d.payloads[i] = p;
-        d.updates[i] = u(33);
+        d.updates[i] = u(45);
     }
     Ok(d)
 }

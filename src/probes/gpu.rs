@@ -1,8 +1,9 @@
 //! The probe record as uploaded to the GPU: 32 bytes, so the default clipmap (4 levels of 32^3 probes) takes
 //! 4 MiB. The renderer's WGSL reads the same layout.
 //!
-//! - `sh`: 12 half floats, coefficient-major (`L00.rgb, L1y.rgb, L1z.rgb, L1x.rgb`), as stored (shading
-//!   reconstructs them with [`super::sh::ShL1::irradiance`], never negative).
+//! - `sh`: 12 half floats, coefficient-major (`L00.rgb, L1y.rgb, L1z.rgb, L1x.rgb`): what shading reads
+//!   ([`ProbePayload::shading_sh`], without the emitters' direct light), reconstructed with
+//!   [`super::sh::ShL1::irradiance`] (never negative).
 //! - `ao`: octahedral AO direction as 2 x 12 bits, then `ln(1 + mean hit distance)` in 8 bits (1/32 steps).
 //! - `misc`: confidence, AO confidence, sky visibility (8 bits each, [0, 1]) and the flags byte.
 
@@ -36,7 +37,7 @@ fn unorm8(v: f32) -> u32 {
 impl GpuProbe {
     /// Packs a payload.
     pub fn pack(p: &ProbePayload) -> Self {
-        let sh = p.sh;
+        let sh = p.shading_sh();
         let mut out = [0u16; 12];
         for (i, c) in sh.c.iter().enumerate() {
             for (j, v) in c.to_array().into_iter().enumerate() {

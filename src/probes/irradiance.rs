@@ -4,6 +4,10 @@
 //! thread's cost stays flat) and swaps it in when complete; workers hold `Arc`s of whatever was current when
 //! their batch started, so results depend only on the frame the batch was submitted in. Retired copies are
 //! reused once no worker holds them, so publishing allocates and frees nothing in steady state.
+//!
+//! Ray hits read the probes' whole light ([`ProbePayload::sh`]); the viewer's reference mode reads the copy
+//! as shading does ([`ClipmapIrradiance::shading_irradiance`]: without the emitters' direct light, which
+//! shading adds per point).
 
 use std::sync::Arc;
 
@@ -13,7 +17,7 @@ use super::clipmap::LevelTopology;
 use super::payload::ProbePayload;
 use super::sample::{sample, LeakGuard, ProbeLevel};
 use super::sh::ShL1;
-use crate::voxel::{IrradianceSource, VoxelGrid};
+use crate::voxel::{emitter_irradiance, IrradianceSource, VoxelGrid};
 
 /// One level's irradiance.
 #[derive(Clone, Debug)]
@@ -24,6 +28,8 @@ pub struct LevelIrradiance {
     pub coords: Vec<IVec3>,
     /// Raw SH per slot (shading reconstructs it, [`ShL1::irradiance`]).
     pub sh: Vec<ShL1>,
+    /// The emitters' direct light in `sh` per slot ([`ProbePayload::emitted`]).
+    pub emitted: Vec<ShL1>,
     /// Confidence of usable probes, 0 otherwise.
     pub weight: Vec<f32>,
     /// Summed bounce level ([`ProbePayload::bounce`]) of the usable probes copied so far.
@@ -39,6 +45,7 @@ impl LevelIrradiance {
             topo,
             coords: Vec::new(),
             sh: Vec::new(),
+            emitted: Vec::new(),
             weight: Vec::new(),
             bounce_sum: 0.0,
             light_sum: 0.0,
@@ -52,6 +59,7 @@ impl LevelIrradiance {
             topo,
             coords: Vec::with_capacity(n),
             sh: Vec::with_capacity(n),
+            emitted: Vec::with_capacity(n),
             weight: Vec::with_capacity(n),
             bounce_sum: 0.0,
             light_sum: 0.0,
@@ -63,6 +71,7 @@ impl LevelIrradiance {
         self.topo = topo;
         self.coords.clear();
         self.sh.clear();
+        self.emitted.clear();
         self.weight.clear();
         self.bounce_sum = 0.0;
         self.light_sum = 0.0;
@@ -85,6 +94,7 @@ impl LevelIrradiance {
             self.coords.push(coord_of(i));
             let usable = p.usable();
             self.sh.push(if usable { p.sh } else { ShL1::default() });
+            self.emitted.push(if usable { p.emitted } else { ShL1::default() });
             self.weight.push(if usable { p.confidence } else { 0.0 });
             if usable {
                 self.bounce_sum += f64::from(p.bounce.level());
@@ -106,6 +116,22 @@ impl ProbeLevel for LevelIrradiance {
     }
 }
 
+/// A level read as shading reads it: without the emitters' direct light.
+struct Shading<'a>(&'a LevelIrradiance);
+
+impl ProbeLevel for Shading<'_> {
+    fn topology(&self) -> &LevelTopology {
+        &self.0.topo
+    }
+
+    #[inline]
+    fn probe(&self, g: IVec3) -> Option<(ShL1, f32)> {
+        let l = self.0;
+        let s = l.topo.slot(g);
+        (l.coords.get(s) == Some(&g) && l.weight[s] > 0.0).then(|| (l.sh[s].minus(&l.emitted[s]), l.weight[s]))
+    }
+}
+
 /// The clipmap's irradiance as an [`IrradianceSource`].
 #[derive(Clone, Debug, Default)]
 pub struct ClipmapIrradiance {
@@ -120,5 +146,16 @@ impl IrradianceSource for ClipmapIrradiance {
     /// leak guard (so no light reaches a sealed room through its one-voxel walls).
     fn irradiance(&self, grid: &VoxelGrid, pos: Vec3, normal: Vec3) -> Option<Vec3> {
         sample(&self.levels, self.band, pos, normal, LeakGuard::SurfaceVisibility(grid))
+    }
+}
+
+impl ClipmapIrradiance {
+    /// Irradiance at a surface point as the renderer's lighting pass computes it besides the sun: the probes
+    /// without the emitters' direct light, read with the visibility leak guard, plus that light per point
+    /// ([`emitter_irradiance`]). The probes' part is zero where no level holds a usable probe.
+    pub fn shading_irradiance(&self, grid: &VoxelGrid, pos: Vec3, normal: Vec3) -> Vec3 {
+        let levels: Vec<Shading> = self.levels.iter().map(|l| Shading(l)).collect();
+        let probes = sample(&levels, self.band, pos, normal, LeakGuard::SurfaceVisibility(grid));
+        probes.unwrap_or(Vec3::ZERO) + emitter_irradiance(grid, pos, normal)
     }
 }

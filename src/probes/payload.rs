@@ -29,6 +29,10 @@
 //!   long average would damp that iteration to a crawl: it follows the updates with at least `bounce_weight`.
 //!   `bounce_change` is how far the stored bounce light moved per update (relative to the probe's total,
 //!   smoothed): the iteration has settled when it is small.
+//! - The **emitted** part of the direct light (the points drawn on emitters) is also kept on its own,
+//!   blended with the direct part's weight: shading lights surfaces with the emitters itself
+//!   ([`crate::voxel::emitter_light`]) and reads the probe without it ([`ProbePayload::shading_sh`]); ray hits
+//!   (multi-bounce) read the whole.
 //! - `confidence` is `min(1, rays / needed, target_error / bounce_change)` with
 //!   `needed = max(min_rays, (noise / target_error)^2)`, times the fraction of rays that saw known space. So
 //!   confidence 1 ("converged") means the direct light's relative standard error `noise / sqrt(rays)` is within
@@ -42,8 +46,8 @@ use super::sh::ShL1;
 
 /// Version of the payload's meaning; any change to it (fields, units, encodings) bumps this.
 /// 2: direct and bounce parts, `noise`, effective rays from the blend's variance, confidence from the relative
-/// standard error.
-pub const LAYOUT_VERSION: u32 = 2;
+/// standard error. 3: the emitters' direct light kept apart (`emitted`).
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// Bits of [`ProbePayload::flags`].
 pub mod flags {
@@ -62,10 +66,14 @@ pub mod flags {
 /// One probe's stored lighting.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ProbePayload {
-    /// Radiance projected on L1 SH (RGB): direct plus bounce, what shading reads.
+    /// Radiance projected on L1 SH (RGB): direct plus bounce, what the multi-bounce lookup at ray hits reads.
     pub sh: ShL1,
     /// The bounce part of `sh` (light the hits reflect of the probes' irradiance).
     pub bounce: ShL1,
+    /// The part of `sh`'s direct light that comes straight from emissive voxels (next-event estimation).
+    /// Shading lights surfaces with the emitters itself ([`crate::voxel::emitter_light`]) and reads
+    /// [`ProbePayload::shading_sh`], `sh` without it.
+    pub emitted: ShL1,
     /// ShortRangeAO direction, octahedral-packed ([`octa::pack`]).
     pub ao_dir: u32,
     /// Fraction of directions open within the AO range, in [0, 1].
@@ -94,6 +102,11 @@ impl ProbePayload {
         } else {
             Vec3::ZERO
         }
+    }
+
+    /// What shading reads: `sh` without the emitters' direct light (shading adds that per point).
+    pub fn shading_sh(&self) -> ShL1 {
+        self.sh.minus(&self.emitted)
     }
 
     /// True when shading may use this probe.
@@ -140,6 +153,8 @@ pub struct UpdateResult {
     pub sh: ShL1,
     /// The bounce part of `sh`.
     pub bounce: ShL1,
+    /// The emitters' direct light in `sh` (the next-event estimation samples).
+    pub emitted: ShL1,
     /// Mean unoccluded direction (unit, or zero when fully enclosed).
     pub ao_direction: Vec3,
     /// Open fraction within the AO range.
@@ -233,6 +248,7 @@ pub fn integrate(
         let (mut e_sum, mut e_sq) = (0.0f64, 0.0f64);
         for (d, value) in emitted.samples {
             r.sh.add_sample(*d, *value, 1.0 / emitted.drawn as f32);
+            r.emitted.add_sample(*d, *value, 1.0 / emitted.drawn as f32);
             let lum = f64::from((value.x + value.y + value.z) / 3.0) / (4.0 * std::f64::consts::PI);
             e_sum += lum;
             e_sq += lum * lum;
@@ -319,8 +335,8 @@ pub fn blend(old: &ProbePayload, u: &UpdateResult, p: &BlendParams, restart: boo
         old
     };
     let fresh = old.flags & flags::VALID == 0 || old.rays <= 0.0;
-    let old_direct = sub(&old.sh, &old.bounce);
-    let new_direct = sub(&u.sh, &u.bounce);
+    let old_direct = old.sh.minus(&old.bounce);
+    let new_direct = u.sh.minus(&u.bounce);
     let (weight, rays, noise) = if fresh {
         (1.0, m, u.ray_noise)
     } else {
@@ -354,6 +370,7 @@ pub fn blend(old: &ProbePayload, u: &UpdateResult, p: &BlendParams, restart: boo
     let bounce_w = weight.max(p.bounce_weight);
     let bounce = old.bounce.lerp(&u.bounce, bounce_w);
     let direct = old_direct.lerp(&new_direct, weight);
+    let emitted = if fresh { u.emitted } else { old.emitted.lerp(&u.emitted, weight) };
     let mut sh = direct;
     for (a, b) in sh.c.iter_mut().zip(bounce.c) {
         *a += b;
@@ -377,6 +394,7 @@ pub fn blend(old: &ProbePayload, u: &UpdateResult, p: &BlendParams, restart: boo
     ProbePayload {
         sh,
         bounce,
+        emitted,
         ao_dir: octa::pack(ao),
         ao_confidence: mix(old.ao_confidence, u.ao_open),
         mean_log_distance: mix(old.mean_log_distance, u.mean_log_distance),
@@ -390,14 +408,6 @@ pub fn blend(old: &ProbePayload, u: &UpdateResult, p: &BlendParams, restart: boo
 }
 
 /// `a - b`, coefficient by coefficient.
-fn sub(a: &ShL1, b: &ShL1) -> ShL1 {
-    let mut out = *a;
-    for (o, x) in out.c.iter_mut().zip(b.c) {
-        *o -= x;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

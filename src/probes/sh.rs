@@ -57,6 +57,15 @@ impl ShL1 {
         ShL1 { c: self.c.map(|c| c * s) }
     }
 
+    /// `self - other`, coefficient by coefficient.
+    pub fn minus(&self, other: &ShL1) -> ShL1 {
+        let mut out = *self;
+        for (o, b) in out.c.iter_mut().zip(other.c) {
+            *o -= b;
+        }
+        out
+    }
+
     /// `self + (other - self) * t`.
     pub fn lerp(&self, other: &ShL1, t: f32) -> ShL1 {
         let mut out = *self;

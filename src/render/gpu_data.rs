@@ -21,6 +21,10 @@ pub const SCREEN_GROUP: u32 = 8;
 pub const SCATTER_GROUP: u32 = 64;
 /// Longest sun shadow ray, metres.
 pub const SHADOW_DISTANCE_M: f32 = crate::voxel::light::SHADOW_DISTANCE_M;
+/// Emitter lights per shading point that get a shadow ray.
+pub const SHADOWED_LIGHTS: usize = crate::voxel::emitter_light::SHADOWED_LIGHTS;
+/// Shadow rays per shading point that estimate the other emitter lights' visibility.
+pub const REMAINDER_RAYS: usize = crate::voxel::emitter_light::REMAINDER_RAYS;
 
 /// GI modes (the `gi_mode` field of [`FrameUniform`]).
 pub mod gi_mode {
@@ -48,7 +52,8 @@ pub mod view {
     pub const AO: u32 = 4;
     /// The state of the nearest probe of the finest level.
     pub const STATE: u32 = 5;
-    /// Indirect irradiance / pi: the radiance of a white surface lit by it alone (HDR, no exposure).
+    /// Irradiance besides the sun (the probes and the emitters' direct light) / pi: the radiance of a white
+    /// surface lit by it alone (HDR, no exposure).
     pub const IRRADIANCE: u32 = 6;
 }
 
@@ -96,10 +101,33 @@ pub struct FrameUniform {
     pub size: [u32; 4],
     /// Exposure, flat ambient scale (GI off), split position (0..1 of the width), cross-level blend band.
     pub params: [f32; 4],
+    /// Emitter lights in their buffer, then three unused words.
+    pub lights: [u32; 4],
     /// The clipmap levels (finest first).
     pub levels: [GpuLevel; MAX_LEVELS],
 }
-const _: () = assert!(std::mem::size_of::<FrameUniform>() == 13 * 16 + MAX_LEVELS * 48);
+const _: () = assert!(std::mem::size_of::<FrameUniform>() == 14 * 16 + MAX_LEVELS * 48);
+
+/// One emitter light ([`crate::voxel::EmitterLight`]) as WGSL sees it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct GpuEmitterLight {
+    /// Centroid of the faces (metres), and the face direction code in `w` (`2 axis`, `+ 1` when negative).
+    pub center: [f32; 4],
+    /// Mean emitted radiance (RGB), and the faces' area (square metres) in `w`.
+    pub radiance: [f32; 4],
+}
+const _: () = assert!(std::mem::size_of::<GpuEmitterLight>() == 32);
+
+impl GpuEmitterLight {
+    /// Packs a light.
+    pub fn pack(l: &crate::voxel::EmitterLight) -> Self {
+        GpuEmitterLight {
+            center: [l.center.x, l.center.y, l.center.z, f32::from(l.face)],
+            radiance: [l.radiance.x, l.radiance.y, l.radiance.z, l.area],
+        }
+    }
+}
 
 /// One probe upload: the slot's record index (level base + slot) and the record.
 #[repr(C)]
@@ -145,6 +173,8 @@ const POOL_WORDS: u32 = {POOL_WORDS}u;\n\
 const SCREEN_GROUP: u32 = {SCREEN_GROUP}u;\n\
 const SCATTER_GROUP: u32 = {SCATTER_GROUP}u;\n\
 const SHADOW_DISTANCE_M: f32 = {SHADOW_DISTANCE_M:?};\n\
+const SHADOWED_LIGHTS: u32 = {SHADOWED_LIGHTS}u;\n\
+const REMAINDER_RAYS: u32 = {REMAINDER_RAYS}u;\n\
 const SH_E0: f32 = {SH_E0:?};\n\
 const SH_E1: f32 = {SH_E1:?};\n\
 const FLAG_VALID: u32 = {valid}u;\n\
@@ -169,7 +199,9 @@ struct GpuLevel {{\n    lo: vec4<i32>,\n    dims: vec4<u32>,\n    spacing: vec4<
 struct FrameUniform {{\n    eye: vec4<f32>,\n    right: vec4<f32>,\n    up: vec4<f32>,\n    forward: vec4<f32>,\n    \
 sun_dir: vec4<f32>,\n    sun_radiance: vec4<f32>,\n    sky_zenith: vec4<f32>,\n    sky_horizon: vec4<f32>,\n    \
 sky_ground: vec4<f32>,\n    grid_origin: vec4<f32>,\n    grid_dims: vec4<i32>,\n    size: vec4<u32>,\n    \
-params: vec4<f32>,\n    levels: array<GpuLevel, {MAX_LEVELS}>,\n}}\n\
+params: vec4<f32>,\n    lights: vec4<u32>,\n    levels: array<GpuLevel, {MAX_LEVELS}>,\n}}\n\
+\n\
+struct GpuEmitterLight {{\n    center: vec4<f32>,\n    radiance: vec4<f32>,\n}}\n\
 \n\
 struct ProbeUploadRecord {{\n    index: u32,\n    words: array<u32, {PROBE_WORDS}>,\n}}\n\n",
         valid = flags::VALID,
@@ -192,10 +224,11 @@ struct ProbeUploadRecord {{\n    index: u32,\n    words: array<u32, {PROBE_WORDS
 }
 
 /// Sizes and alignments WGSL must give the prelude's structs (checked with naga's layouter in a test).
-pub fn struct_sizes() -> [(&'static str, usize); 3] {
+pub fn struct_sizes() -> [(&'static str, usize); 4] {
     [
         ("GpuLevel", std::mem::size_of::<GpuLevel>()),
         ("FrameUniform", std::mem::size_of::<FrameUniform>()),
+        ("GpuEmitterLight", std::mem::size_of::<GpuEmitterLight>()),
         ("ProbeUploadRecord", std::mem::size_of::<ProbeUploadRecord>()),
     ]
 }

@@ -15,8 +15,8 @@ use glam::{UVec3, Vec3};
 use super::brick_sync::{BrickMirror, BrickStats, BrickWrites, POOL_WORDS};
 use super::context::{GpuContext, RenderError};
 use super::gpu_data::{
-    probe_record, probe_tag, sky_uniform, FrameUniform, GpuLevel, ProbeUploadRecord, MAX_LEVELS, PROBE_WORDS,
-    SCATTER_GROUP, SCREEN_GROUP,
+    probe_record, probe_tag, sky_uniform, FrameUniform, GpuEmitterLight, GpuLevel, ProbeUploadRecord, MAX_LEVELS,
+    PROBE_WORDS, SCATTER_GROUP, SCREEN_GROUP,
 };
 use super::gpu_timing::{GpuPassTimes, GpuTimer};
 use super::settings::{Camera, FrameSettings};
@@ -55,6 +55,8 @@ pub struct RenderStats {
     pub probe_storage_bytes: u64,
     /// Bytes of voxel storage on the GPU (chunk counts, brick slots, pool, materials).
     pub voxel_storage_bytes: u64,
+    /// Emitter lights the lighting pass sums per pixel ([`crate::voxel::EmitterLight`]).
+    pub emitter_lights: usize,
 }
 
 const STORAGE: wgpu::BufferUsages =
@@ -183,7 +185,7 @@ impl Pipelines {
         let lighting_bgl = bgl("lighting", &[uniform_entry(0), storage_entry(1, true), storage_entry(2, false)]);
         let tonemap_bgl = bgl("tonemap", &[uniform_entry(0), storage_entry(1, true), storage_entry(2, false)]);
         let scatter_bgl = bgl("scatter", &[storage_entry(0, true), storage_entry(1, false)]);
-        let voxels_bgl = bgl("voxels", &(0..5).map(|i| storage_entry(i, true)).collect::<Vec<_>>());
+        let voxels_bgl = bgl("voxels", &(0..6).map(|i| storage_entry(i, true)).collect::<Vec<_>>());
         let probes_bgl = bgl("probes", &[storage_entry(0, true)]);
         Pipelines {
             gbuffer: pipeline(device, Pass::Gbuffer, &[&gbuffer_bgl, &voxels_bgl, &probes_bgl]),
@@ -217,6 +219,10 @@ pub struct Renderer {
     emissive: wgpu::Buffer,
     /// The emissive table last written to `emissive`.
     emissive_table: Option<std::sync::Arc<crate::voxel::material::EmissiveTable>>,
+    /// The emitter lights ([`GpuEmitterLight`]), and the index they were packed from.
+    emitter_lights: wgpu::Buffer,
+    emitters: Option<std::sync::Arc<crate::voxel::Emitters>>,
+    emitter_count: u32,
     probes: wgpu::Buffer,
     probe_dims: UVec3,
     levels: u32,
@@ -278,6 +284,9 @@ impl Renderer {
             ],
             emissive: buffer(device, "emissive", 256 * 16, STORAGE),
             emissive_table: None,
+            emitter_lights: buffer(device, "emitter lights", std::mem::size_of::<GpuEmitterLight>() as u64, STORAGE),
+            emitters: None,
+            emitter_count: 0,
             probes: buffer(device, "probes", probe_bytes, STORAGE),
             probe_dims,
             levels,
@@ -388,6 +397,10 @@ impl Renderer {
             ctx.queue.write_buffer(&self.emissive, 0, bytemuck::cast_slice(&table));
             self.emissive_table = Some(grid.emissive.clone());
         }
+        // The emitter index changes only when an edit or a streamed region touches an emissive brick.
+        if self.emitters.as_ref().is_none_or(|e| !std::sync::Arc::ptr_eq(e, &grid.emitters)) {
+            self.upload_emitters(ctx, grid)?;
+        }
         self.uniform = self.frame_uniform(grid, levels, camera, settings);
         ctx.queue.write_buffer(&self.frame, 0, bytemuck::bytes_of(&self.uniform));
         self.timer.resolve(&mut enc);
@@ -400,6 +413,29 @@ impl Renderer {
         self.stats.probe_bytes = n_probes * std::mem::size_of::<ProbeUploadRecord>();
         self.stats.bricks = self.mirror.stats();
         self.stats.voxel_storage_bytes = self.voxels.iter().map(|v| v.words * 4).sum();
+        Ok(())
+    }
+
+    /// Packs every emitter light of `grid` into the light buffer (grown to the next power of two when short).
+    fn upload_emitters(&mut self, ctx: &GpuContext, grid: &VoxelGrid) -> Result<(), RenderError> {
+        let lights: Vec<GpuEmitterLight> =
+            grid.emitters.bricks().iter().flat_map(|b| &b.lights).map(GpuEmitterLight::pack).collect();
+        let bytes = (lights.len().max(1) * std::mem::size_of::<GpuEmitterLight>()) as u64;
+        if bytes > self.emitter_lights.size() {
+            let limits = ctx.device.limits();
+            let limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+            if bytes > limit {
+                return Err(RenderError::BufferLimit { what: "emitter light", bytes, limit });
+            }
+            let size = bytes.next_power_of_two().min(limit);
+            self.emitter_lights = buffer(&ctx.device, "emitter lights", size, STORAGE);
+        }
+        if !lights.is_empty() {
+            ctx.queue.write_buffer(&self.emitter_lights, 0, bytemuck::cast_slice(&lights));
+        }
+        self.emitter_count = lights.len() as u32;
+        self.emitters = Some(grid.emitters.clone());
+        self.stats.emitter_lights = lights.len();
         Ok(())
     }
 
@@ -455,6 +491,7 @@ impl Renderer {
                 settings.split,
                 self.blend_band,
             ],
+            lights: [self.emitter_count, 0, 0, 0],
             levels: gpu_levels,
         }
     }
@@ -480,6 +517,7 @@ impl Renderer {
                 &self.voxels[2].buffer,
                 &self.voxels[3].buffer,
                 &self.emissive,
+                &self.emitter_lights,
             ],
         );
         let probes = group(&p.probes_bgl, &[&self.probes]);

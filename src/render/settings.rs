@@ -41,7 +41,8 @@ pub enum DebugView {
     Ao,
     /// Nearest probe's state: valid green, stale yellow, in flight blue, disabled red, no data dark.
     State,
-    /// Indirect irradiance as it lights a white surface (what `lumon compare` measures).
+    /// Irradiance besides the sun (probes and emitters) as it lights a white surface (what `lumon compare`
+    /// measures).
     Irradiance,
 }
 

@@ -1,12 +1,13 @@
 //! The WGSL sources of every pass, composed from `shaders/`: the generated prelude ([`super::gpu_data::prelude`]),
-//! the shared libraries a pass needs (`camera.wgsl`, `voxel_march.wgsl`, `probe_sample.wgsl`) and the pass's own
-//! file.
+//! the shared libraries a pass needs (`camera.wgsl`, `voxel_march.wgsl`, `probe_sample.wgsl`,
+//! `emitter_light.wgsl`) and the pass's own file.
 
 use super::gpu_data::prelude;
 
 const CAMERA: &str = include_str!("../../shaders/camera.wgsl");
 const VOXEL_MARCH: &str = include_str!("../../shaders/voxel_march.wgsl");
 const PROBE_SAMPLE: &str = include_str!("../../shaders/probe_sample.wgsl");
+const EMITTER_LIGHT: &str = include_str!("../../shaders/emitter_light.wgsl");
 
 /// A compute pass with its own WGSL file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,16 +61,19 @@ impl Pass {
             s.push_str(CAMERA);
             s.push_str(VOXEL_MARCH);
             s.push_str(PROBE_SAMPLE);
+            s.push_str(EMITTER_LIGHT);
         }
         s.push_str(self.own());
         s
     }
 }
 
-/// The prelude and both libraries, without a pass (tests compile their own entry points against it).
+/// The prelude and the voxel and light libraries, without a pass (tests compile their own entry points against
+/// it).
 pub fn library_source() -> String {
     let mut s = prelude();
     s.push_str(VOXEL_MARCH);
     s.push_str(PROBE_SAMPLE);
+    s.push_str(EMITTER_LIGHT);
     s
 }

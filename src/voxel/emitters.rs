@@ -11,6 +11,10 @@
 //! space) that turn towards `p` in proportion to its projected area, and a uniform point on that face. It
 //! returns the direction, the distance and the probability density per solid angle, so a caller estimates
 //! `integral of L_e(w) f(w) dw` as `L_e f(w) / pdf`. Deterministic: bricks are kept in index order.
+//!
+//! Each brick also keeps its open faces grouped into [`EmitterLight`]s (one per face direction and plane: a
+//! lamp's side, a window pane), which shading lights surfaces with directly
+//! ([`super::emitter_light`]).
 
 use glam::{IVec3, Vec3};
 
@@ -42,6 +46,31 @@ pub struct EmitterBrick {
     pub power: f32,
     /// The voxels.
     pub voxels: Vec<EmitterVoxel>,
+    /// Their open faces grouped by direction and plane.
+    pub lights: Vec<EmitterLight>,
+}
+
+/// The open faces of a brick's emissive voxels that share one direction and one plane, as one small area
+/// light: its centroid, outward normal, area and mean radiance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EmitterLight {
+    /// Centroid of the faces, world metres (on their plane).
+    pub center: Vec3,
+    /// Face direction: `2 axis` for the positive side of the axis, `2 axis + 1` for the negative (as
+    /// [`EmitterVoxel::open`]).
+    pub face: u8,
+    /// Total area of the faces, square metres.
+    pub area: f32,
+    /// Mean emitted radiance of the faces.
+    pub radiance: Vec3,
+}
+
+impl EmitterLight {
+    /// Unit outward normal of the faces.
+    pub fn normal(&self) -> Vec3 {
+        let axis = usize::from(self.face / 2);
+        Vec3::AXES[axis] * if self.face % 2 == 0 { 1.0 } else { -1.0 }
+    }
 }
 
 /// A sampled point on an emitter, seen from the query point.
@@ -240,5 +269,42 @@ pub fn scan(grid: &VoxelGrid, b: IVec3) -> Option<EmitterBrick> {
     }
     let power: f32 = voxels.iter().map(|v| v.weight).sum();
     let center = voxels.iter().map(|v| (v.voxel.as_vec3() + 0.5) * v.weight).sum::<Vec3>() / power;
-    Some(EmitterBrick { brick: grid.brick_linear(b) as u32, center, power, voxels })
+    let lights = lights_of(grid, &voxels);
+    Some(EmitterBrick { brick: grid.brick_linear(b) as u32, center, power, voxels, lights })
+}
+
+/// The open faces of `voxels` grouped by direction and plane ([`EmitterLight`]), in a fixed order (by
+/// direction, then plane, as first met).
+fn lights_of(grid: &VoxelGrid, voxels: &[EmitterVoxel]) -> Vec<EmitterLight> {
+    // Per group: face bit, plane (voxel coordinate of the face along its axis), faces, sum of radiance, sum of
+    // face centres (voxel units).
+    let mut groups: Vec<(u8, i32, u32, Vec3, Vec3)> = Vec::new();
+    for face in 0..6u8 {
+        let axis = usize::from(face / 2);
+        let positive = face % 2 == 0;
+        for v in voxels.iter().filter(|v| v.open >> face & 1 == 1) {
+            let plane = v.voxel[axis] + i32::from(positive);
+            let mut centre = v.voxel.as_vec3() + 0.5;
+            centre[axis] = plane as f32;
+            let radiance = grid.emissive.get(v.emissive);
+            match groups.iter_mut().find(|g| g.0 == face && g.1 == plane) {
+                Some(g) => {
+                    g.2 += 1;
+                    g.3 += radiance;
+                    g.4 += centre;
+                }
+                None => groups.push((face, plane, 1, radiance, centre)),
+            }
+        }
+    }
+    let face_area = grid.voxel_size * grid.voxel_size;
+    groups
+        .into_iter()
+        .map(|(face, _, n, radiance, centre)| EmitterLight {
+            center: grid.origin + centre / n as f32 * grid.voxel_size,
+            face,
+            area: n as f32 * face_area,
+            radiance: radiance / n as f32,
+        })
+        .collect()
 }

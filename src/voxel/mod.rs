@@ -7,11 +7,14 @@
 //!   AVX-512, chosen at run time; `traverse_batch`: batches of rays sixteen at a time with AVX-512.
 //! - [`world`]: the editable world: terrain per streamed region, voxelised placements, brick rebuilds,
 //!   copy-on-write publishing.
-//! - [`emitters`]: the emissive voxels, for next-event estimation (sampling lamps directly).
+//! - [`emitters`]: the emissive voxels, for next-event estimation (sampling lamps directly), grouped into
+//!   small area lights.
+//! - [`emitter_light`]: the emitters' direct light at a shading point (with shadow rays).
 //! - [`light`]: what a ray sees at a hit or a miss (sun with shadow ray, sky, emission, known irradiance).
 
 mod avx512;
 pub mod brick;
+pub mod emitter_light;
 pub mod emitters;
 pub mod grid;
 pub mod light;
@@ -25,7 +28,8 @@ mod traverse_wide;
 pub mod world;
 
 pub use brick::{Brick, BRICK};
-pub use emitters::{EmitterSample, Emitters};
+pub use emitter_light::emitter_irradiance;
+pub use emitters::{EmitterLight, EmitterSample, Emitters};
 pub use grid::{GridMemory, Hit, Trace, VoxelGrid, CHUNK};
 pub use light::{IrradianceSource, NoIrradiance};
 pub use material::{EmissiveTable, PackedMaterial};

@@ -228,7 +228,7 @@ impl ProbeLevel for Level {
     fn probe(&self, g: IVec3) -> Option<(ShL1, f32)> {
         let s = self.topo.slot(g);
         let p = &self.payloads[s];
-        (self.slots[s].coord == g && p.usable()).then_some((p.sh, p.confidence))
+        (self.slots[s].coord == g && p.usable()).then_some((p.shading_sh(), p.confidence))
     }
 }
 
