@@ -29,6 +29,7 @@ pub mod capture;
 pub mod compare;
 pub mod geom;
 pub mod hash;
+pub mod inspect;
 pub mod pipeline;
 pub mod prefetch;
 pub mod probes;

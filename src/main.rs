@@ -18,14 +18,18 @@ use lumon::probes::manager::ProbeConfig;
 use lumon::probes::ReferenceSettings;
 use lumon::render::{Camera, DebugView, FrameSettings, GiMode, GpuContext};
 use lumon::stream_run::{run_stream, StreamOptions};
-use lumon::world::{load_world, resolve_world, sample_worlds, DEFAULT_WORLD};
+use lumon::world::{load_world_with, resolve_world, sample_worlds, DEFAULT_WORLD};
 
 /// lumon: fly through streamed voxel worlds lit by world-space clipmap probes.
 #[derive(Parser)]
-#[command(name = "lumon", version, about, long_about = None)]
+#[command(name = "lumon", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Open the viewer on this world (a sample's name, a world file or a MagicaVoxel .vox scene).
+    world: Option<String>,
+    #[command(flatten)]
+    vox: VoxArgs,
 }
 
 #[derive(Subcommand)]
@@ -43,6 +47,47 @@ enum Command {
     /// Compare the probes' lighting of a view with a path-traced reference: images into --out, metrics as
     /// JSON on stdout.
     Compare(CompareArgs),
+    /// Describe a world file or a MagicaVoxel .vox scene: models, instances, voxels, bounds, materials,
+    /// layers, cameras and every warning.
+    Inspect(InspectArgs),
+}
+
+/// How a MagicaVoxel `.vox` scene becomes a world (world files ignore it).
+#[derive(Args, Clone, Copy)]
+struct VoxArgs {
+    /// Metres per voxel of a .vox scene, 0.01..=16.
+    #[arg(long, default_value_t = lumon::world::vox::DEFAULT_VOXEL_SIZE)]
+    voxel_size: f32,
+}
+
+impl Default for VoxArgs {
+    fn default() -> Self {
+        VoxArgs { voxel_size: lumon::world::vox::DEFAULT_VOXEL_SIZE }
+    }
+}
+
+impl VoxArgs {
+    fn options(self) -> lumon::world::vox::VoxOptions {
+        lumon::world::vox::VoxOptions { voxel_size: self.voxel_size }
+    }
+}
+
+/// Resolves and loads a world argument (a sample's name or a path).
+fn open_world(name: &str, vox: VoxArgs) -> Result<(PathBuf, lumon::world::World)> {
+    let path = resolve_world(name)?;
+    let world = load_world_with(&path, &vox.options())?;
+    Ok((path, world))
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// A sample world's name, a world file or a .vox scene.
+    world: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    vox: VoxArgs,
 }
 
 /// Options every command that runs the pipeline takes.
@@ -61,9 +106,14 @@ struct RunArgs {
 
 #[derive(Args)]
 struct ViewArgs {
-    /// A sample world's name or a path to a world file.
+    /// The world: a sample's name, a world file or a MagicaVoxel .vox scene (same as --world).
+    #[arg(value_name = "WORLD", conflicts_with = "world")]
+    world_arg: Option<String>,
+    /// A sample world's name or a path to a world file or .vox scene.
     #[arg(long, default_value = DEFAULT_WORLD)]
     world: String,
+    #[command(flatten)]
+    vox: VoxArgs,
     /// GI mode at the start: off, probes, indirect, split (G cycles).
     #[arg(long, default_value = "probes")]
     gi: String,
@@ -99,7 +149,9 @@ struct ViewArgs {
 impl Default for ViewArgs {
     fn default() -> Self {
         ViewArgs {
+            world_arg: None,
             world: DEFAULT_WORLD.into(),
+            vox: VoxArgs::default(),
             gi: "probes".into(),
             view: "lit".into(),
             bookmark: None,
@@ -117,9 +169,11 @@ impl Default for ViewArgs {
 /// The world and camera of a headless image (`capture`, `compare`).
 #[derive(Args)]
 struct ViewPoint {
-    /// A sample world's name or a path to a world file.
+    /// A sample world's name or a path to a world file or .vox scene.
     #[arg(long, default_value = DEFAULT_WORLD)]
     world: String,
+    #[command(flatten)]
+    vox: VoxArgs,
     /// Camera at this bookmark (default: main).
     #[arg(long, conflicts_with = "camera")]
     bookmark: Option<String>,
@@ -200,9 +254,11 @@ struct BenchArgs {
     /// Run the CPU pipeline only (streaming, voxels, probe manager, tracer): no adapter needed.
     #[arg(long)]
     no_gpu: bool,
-    /// A sample world's name or a path to a world file.
+    /// A sample world's name or a path to a world file or .vox scene.
     #[arg(long, default_value = DEFAULT_WORLD)]
     world: String,
+    #[command(flatten)]
+    vox: VoxArgs,
     /// Frames at a simulated 60 Hz.
     #[arg(long, default_value_t = 600)]
     frames: u32,
@@ -255,9 +311,11 @@ struct BenchArgs {
 
 #[derive(Args)]
 struct StreamArgs {
-    /// A sample world's name (see `lumon worlds`) or a path to a world file.
+    /// A sample world's name (see `lumon worlds`) or a path to a world file or .vox scene.
     #[arg(long, default_value = DEFAULT_WORLD)]
     world: String,
+    #[command(flatten)]
+    vox: VoxArgs,
     /// Simulated seconds to run.
     #[arg(long, default_value_t = 10.0)]
     until: f64,
@@ -289,7 +347,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => view(ViewArgs::default()),
+        None => view(ViewArgs {
+            world: cli.world.unwrap_or_else(|| DEFAULT_WORLD.into()),
+            vox: cli.vox,
+            ..ViewArgs::default()
+        }),
+        Some(Command::Inspect(a)) => inspect(a),
         Some(Command::View(a)) => view(a),
         Some(Command::Worlds) => list_worlds(),
         Some(Command::Stream(a)) => stream(a),
@@ -342,8 +405,8 @@ fn bookmark_camera(world: &lumon::world::World, name: Option<&str>) -> Result<Ca
 }
 
 fn view(a: ViewArgs) -> Result<()> {
-    let path = resolve_world(&a.world)?;
-    let world = Arc::new(load_world(&path)?);
+    let (_, world) = open_world(a.world_arg.as_deref().unwrap_or(&a.world), a.vox)?;
+    let world = Arc::new(world);
     let gi: GiMode = a.gi.parse()?;
     let view: DebugView = a.view.parse()?;
     let vsync = match a.vsync.as_str() {
@@ -371,6 +434,7 @@ fn view(a: ViewArgs) -> Result<()> {
         path: a.path.as_deref().map(CameraPath::load).transpose()?,
         record_to: a.record_to,
         inject: Vec::new(),
+        vox: a.vox.options(),
         reference: match a.reference.as_deref() {
             None => None,
             Some("in-place") => Some(false),
@@ -419,8 +483,8 @@ fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
 }
 
 fn compare(a: CompareArgs) -> Result<()> {
-    let path = resolve_world(&a.at.world)?;
-    let world = Arc::new(load_world(&path)?);
+    let (_, world) = open_world(&a.at.world, a.at.vox)?;
+    let world = Arc::new(world);
     if a.converge_frames > MAX_FRAMES {
         anyhow::bail!("--converge-frames must be at most {MAX_FRAMES}");
     }
@@ -505,8 +569,8 @@ fn compare(a: CompareArgs) -> Result<()> {
 }
 
 fn capture(a: CaptureArgs) -> Result<()> {
-    let path = resolve_world(&a.at.world)?;
-    let world = Arc::new(load_world(&path)?);
+    let (_, world) = open_world(&a.at.world, a.at.vox)?;
+    let world = Arc::new(world);
     if a.converge_frames > MAX_FRAMES || a.time_frames > MAX_FRAMES {
         anyhow::bail!("--converge-frames and --time-frames must be at most {MAX_FRAMES}");
     }
@@ -588,8 +652,8 @@ fn bench(a: BenchArgs) -> Result<()> {
         }
         None => None,
     };
-    let path = resolve_world(&a.world)?;
-    let world = Arc::new(load_world(&path)?);
+    let (_, world) = open_world(&a.world, a.vox)?;
+    let world = Arc::new(world);
     let camera = match (&a.path, &a.bookmark) {
         (Some(p), _) => CameraPath::load(p)?,
         (None, Some(b)) => {
@@ -748,8 +812,7 @@ fn list_worlds() -> Result<()> {
 }
 
 fn stream(a: StreamArgs) -> Result<()> {
-    let path = resolve_world(&a.world)?;
-    let world = load_world(&path)?;
+    let (path, world) = open_world(&a.world, a.vox)?;
     let opts = StreamOptions { until: a.until, step: a.step, regions: a.regions, from: a.from, retain: a.retain };
     let stdout = std::io::stdout().lock();
     let mut out = BufWriter::with_capacity(1 << 20, stdout);
@@ -763,5 +826,18 @@ fn stream(a: StreamArgs) -> Result<()> {
         summary.start,
         summary.end
     );
+    Ok(())
+}
+
+fn inspect(a: InspectArgs) -> Result<()> {
+    let (path, world) = open_world(&a.world, a.vox)?;
+    let report = lumon::inspect::inspect(&path, &world);
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{report}")?;
+    }
     Ok(())
 }

@@ -113,6 +113,7 @@ fn the_loop_survives_zero_size_resizes_and_a_lost_surface() {
         exit_after_frames: Some(40),
         screenshot: Some(shot.clone()),
         path: None,
+        vox: Default::default(),
         record_to: None,
         reference: Some(true),
         inject: vec![

@@ -82,6 +82,8 @@ pub struct ViewerOptions {
     pub inject: Vec<(u64, Injected)>,
     /// Start with the path-traced reference on: `Some(false)` in place, `Some(true)` split with the probes.
     pub reference: Option<bool>,
+    /// How a `.vox` scene opened from the panel or dropped on the window becomes a world.
+    pub vox: crate::world::vox::VoxOptions,
 }
 
 /// A window-system event a test injects into the loop, handled by the same code as the real one.
@@ -116,6 +118,8 @@ struct State {
     /// Timeline speed before the pause.
     resume_speed: f32,
     pipeline_opts: PipelineOptions,
+    /// How a `.vox` scene opened from the panel or dropped on the window becomes a world.
+    vox: crate::world::vox::VoxOptions,
     ui_state: UiState,
     path: Option<CameraPath>,
     playback: Option<Instant>,
@@ -244,6 +248,7 @@ impl App {
             resume_speed: 1.0,
             pipeline_opts: self.opts.pipeline.clone(),
             ui_state: UiState::default(),
+            vox: self.opts.vox,
             playback: self.opts.path.as_ref().map(|_| Instant::now()),
             path: self.opts.path.clone(),
             recorder: None,
@@ -435,7 +440,8 @@ impl State {
 
     /// Opens a sample world at its main bookmark (a failure is shown in the panel; the old world stays).
     fn open_world(&mut self, name: &str) -> Result<(), AppError> {
-        let loaded = crate::world::resolve_world(name).and_then(|p| crate::world::load_world(&p));
+        let vox = self.vox;
+        let loaded = crate::world::resolve_world(name).and_then(|p| crate::world::load_world_with(&p, &vox));
         match loaded {
             Ok(world) => {
                 let b = world.main_bookmark();
@@ -742,6 +748,10 @@ impl ApplicationHandler for App {
                 Ok(())
             }
             WindowEvent::Resized(size) => state.resize(size.width, size.height),
+            WindowEvent::DroppedFile(path) => {
+                state.pending_world = Some(path.to_string_lossy().into_owned());
+                Ok(())
+            }
             WindowEvent::KeyboardInput { event, .. } => match event.physical_key {
                 PhysicalKey::Code(code) => state.key(code, event.state == ElementState::Pressed, el, shot.as_ref()),
                 PhysicalKey::Unidentified(_) => Ok(()),

@@ -96,6 +96,8 @@ pub struct Tuning {
 pub struct UiState {
     /// The time the seek slider points at, seconds.
     pub seek_to: f32,
+    /// The path typed into the world picker's "Open..." field.
+    pub open_path: String,
 }
 
 /// What the controls changed this frame.
@@ -111,7 +113,7 @@ pub struct UiActions {
     pub seek: Option<f32>,
     /// New probe budgets and hysteresis.
     pub tuning: Option<Tuning>,
-    /// Open this sample world.
+    /// Open this world: a sample's name, a world file or a `.vox` scene.
     pub world: Option<String>,
     /// Start or stop recording the camera path.
     pub toggle_record: bool,
@@ -180,7 +182,7 @@ pub fn panels(
                 ui.colored_label(egui::Color32::from_rgb(230, 200, 90), &data.message);
             }
             egui::CollapsingHeader::new("Controls").default_open(true).show(ui, |ui| {
-                controls(ui, world, data, settings, &mut actions);
+                controls(ui, world, data, settings, state, &mut actions);
             });
             egui::CollapsingHeader::new("Timeline").default_open(true).show(ui, |ui| {
                 timeline(ui, data, state, &mut actions);
@@ -241,12 +243,31 @@ fn reference(ui: &mut egui::Ui, data: &PanelData, actions: &mut UiActions) {
     }
 }
 
-fn controls(ui: &mut egui::Ui, world: &World, data: &PanelData, settings: &mut FrameSettings, actions: &mut UiActions) {
+fn controls(
+    ui: &mut egui::Ui,
+    world: &World,
+    data: &PanelData,
+    settings: &mut FrameSettings,
+    ui_state: &mut UiState,
+    actions: &mut UiActions,
+) {
     egui::ComboBox::from_label("world").selected_text(world.name.as_str()).show_ui(ui, |ui| {
         for name in crate::world::samples::SAMPLE_NAMES {
             if ui.selectable_label(world.name == name, name).clicked() && world.name != name {
                 actions.world = Some(name.to_string());
             }
+        }
+    });
+    ui.horizontal(|ui| {
+        let field = ui.add(
+            egui::TextEdit::singleline(&mut ui_state.open_path)
+                .hint_text("scene.vox or world.json")
+                .desired_width(170.0),
+        );
+        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let open = ui.button("Open...").on_hover_text("open a .vox scene or a world file (or drop one on the window)");
+        if (entered || open.clicked()) && !ui_state.open_path.trim().is_empty() {
+            actions.world = Some(ui_state.open_path.trim().to_string());
         }
     });
     egui::ComboBox::from_label("GI mode (G)").selected_text(settings.gi.name()).show_ui(ui, |ui| {

@@ -6,8 +6,9 @@
 //! under `emissive` in the world file (or with a MagicaVoxel `_emit` material) also emit light.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use glam::{UVec3, Vec3};
+use glam::{Mat4, UVec3, Vec3};
 
 use crate::geom::Aabb;
 
@@ -95,13 +96,14 @@ pub struct VoxModel {
     pub voxel_size: f32,
     /// Material id + 1 per cell, 0 = empty; index `x + size.x * (y + size.y * z)`.
     pub cells: Vec<u16>,
+    /// The cell coordinates (corners, may be half-way) that sit at the local origin.
+    pub pivot: Vec3,
 }
 
 impl VoxModel {
     /// The material at a local point (metres), if the cell there is solid.
     pub fn sample(&self, p: Vec3) -> Option<u16> {
-        let half = Vec3::new(self.size.x as f32, 0.0, self.size.z as f32) * 0.5;
-        let c = (p / self.voxel_size + half).floor();
+        let c = (p / self.voxel_size + self.pivot).floor();
         if c.min_element() < 0.0 {
             return None;
         }
@@ -115,9 +117,24 @@ impl VoxModel {
 
     /// Local box of the model.
     pub fn bounds(&self) -> Aabb {
-        let e = self.size.as_vec3() * self.voxel_size;
-        Aabb { min: Vec3::new(-e.x * 0.5, 0.0, -e.z * 0.5), max: Vec3::new(e.x * 0.5, e.y, e.z * 0.5) }
+        Aabb { min: -self.pivot * self.voxel_size, max: (self.size.as_vec3() - self.pivot) * self.voxel_size }
     }
+
+    /// Solid cells.
+    pub fn solid(&self) -> usize {
+        self.cells.iter().filter(|c| **c != 0).count()
+    }
+}
+
+/// One instance of a scene asset: a shared model under a fixed transform.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenePart {
+    /// The model (shared by every part that draws it).
+    pub model: Arc<VoxModel>,
+    /// Asset frame to the model's frame.
+    pub to_model: Mat4,
+    /// The part's box in the asset's frame.
+    pub bounds: Aabb,
 }
 
 /// How an asset's voxels are defined.
@@ -127,6 +144,8 @@ pub enum AssetModel {
     Shapes(Vec<Shape>),
     /// A `.vox` model.
     Vox(VoxModel),
+    /// A MagicaVoxel scene's instances; a later part wins where parts overlap.
+    Scene(Vec<ScenePart>),
 }
 
 /// One catalog entry.
@@ -146,82 +165,62 @@ impl Asset {
         match &self.model {
             AssetModel::Shapes(shapes) => shapes.iter().rev().find(|s| s.kind.contains(p)).and_then(|s| s.material),
             AssetModel::Vox(m) => m.sample(p),
+            AssetModel::Scene(parts) => parts
+                .iter()
+                .rev()
+                .filter(|part| p.cmpge(part.bounds.min).all() && p.cmple(part.bounds.max).all())
+                .find_map(|part| part.model.sample(part.to_model.transform_point3(p))),
         }
     }
 }
 
-/// Largest accepted `.vox` model edge, cells (MagicaVoxel's own limit).
-pub const MAX_VOX_EDGE: u32 = 256;
-
-/// Reads a `.vox` file into a model, appending its palette entries to `materials`. Errors are plain reasons;
-/// the caller adds the file and asset.
+/// A `.vox` file read as one asset of a world file: a single model without a scene graph stands with its
+/// bottom centre at the origin (half-voxel pivots for odd sizes, as lumon always read them); a file with a
+/// scene graph or several instances becomes a [`AssetModel::Scene`] laid out as `vox::build::layout` says.
+/// Palette entries listed in `emissive` (colour index, linear RGB) override the file's own emission. Returns
+/// the model and the file's warnings; errors are plain reasons (the caller adds the file and asset).
 pub fn load_vox(
     path: &Path,
     voxel_size: f32,
     emissive: &[(u8, Vec3)],
     asset_id: &str,
     materials: &mut Vec<Material>,
-) -> Result<VoxModel, String> {
+) -> Result<(AssetModel, Vec<String>), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let data = dot_vox::load_bytes(&bytes).map_err(|e| format!("not a valid MagicaVoxel file: {e}"))?;
-    let model = match data.models.as_slice() {
-        [] => return Err("the file holds no model".into()),
-        [m] => m,
-        many => return Err(format!("the file holds {} models; lumon reads files with exactly one", many.len())),
-    };
-    let s = model.size;
-    if s.x == 0 || s.y == 0 || s.z == 0 {
-        return Err(format!("model size {}x{}x{} is empty", s.x, s.y, s.z));
+    let vs = super::vox::read_scene(&bytes).map_err(|e| e.to_string())?;
+    if vs.scene.instances.is_empty() {
+        return Err("every instance of the scene is hidden: nothing to draw".into());
     }
-    if s.x > MAX_VOX_EDGE || s.y > MAX_VOX_EDGE || s.z > MAX_VOX_EDGE {
-        return Err(format!("model size {}x{}x{} exceeds {MAX_VOX_EDGE} on an axis", s.x, s.y, s.z));
-    }
-    let emit_of = |index: usize| -> Vec3 {
-        let listed = emissive.iter().find(|(i, _)| usize::from(*i) == index + 1).map(|(_, e)| *e);
-        let from_file = data.materials.iter().find(|m| m.id as usize == index + 1).and_then(|m| {
-            (m.properties.get("_type").map(String::as_str) == Some("_emit")).then(|| {
-                let w: f32 = m.properties.get("_emit").and_then(|v| v.parse().ok()).unwrap_or(1.0);
-                let p = data.palette.get(index).copied().unwrap_or(dot_vox::Color { r: 255, g: 255, b: 255, a: 255 });
-                srgb(p.r, p.g, p.b) * w * 4.0
-            })
-        });
-        listed.or(from_file).unwrap_or(Vec3::ZERO)
-    };
-    // Local grid is (x, z, y) of the file with y flipped.
-    let size = UVec3::new(s.x, s.z, s.y);
-    let mut cells = vec![0u16; (size.x * size.y * size.z) as usize];
-    let mut palette_material: Vec<Option<u16>> = vec![None; 256];
-    for v in &model.voxels {
-        let (x, y, z) = (u32::from(v.x), u32::from(v.y), u32::from(v.z));
-        if x >= s.x || y >= s.y || z >= s.z {
-            return Err(format!("voxel ({x}, {y}, {z}) lies outside the model size {}x{}x{}", s.x, s.y, s.z));
+    let mut by_index: Vec<Option<u16>> = vec![None; 256];
+    let mut material_of = |i: u8| -> Result<u16, String> {
+        if let Some(id) = by_index[usize::from(i)] {
+            return Ok(id);
         }
-        let index = usize::from(v.i);
-        let Some(colour) = data.palette.get(index) else {
-            return Err(format!(
-                "voxel ({x}, {y}, {z}) uses palette index {} but the palette has {} entries",
-                index + 1,
-                data.palette.len()
-            ));
-        };
-        let material = match palette_material[index] {
-            Some(m) => m,
-            None => {
-                let id =
-                    u16::try_from(materials.len()).map_err(|_| "more than 65535 materials in the world".to_string())?;
-                materials.push(Material {
-                    name: format!("{asset_id}#{}", index + 1),
-                    albedo: srgb(colour.r, colour.g, colour.b),
-                    emissive: emit_of(index),
-                });
-                palette_material[index] = Some(id);
-                id
-            }
-        };
-        let (lx, ly, lz) = (x, z, s.y - 1 - y);
-        cells[(lx + size.x * (ly + size.y * lz)) as usize] = material + 1;
-    }
-    Ok(VoxModel { size, voxel_size, cells })
+        let pm = super::vox::materials::palette_material(&vs.file, i);
+        let listed = emissive.iter().find(|(k, _)| *k == i).map(|(_, e)| *e);
+        let id = u16::try_from(materials.len()).map_err(|_| "more than 65535 materials in the world".to_string())?;
+        materials.push(Material {
+            name: format!("{asset_id}#{i}"),
+            albedo: pm.albedo,
+            emissive: listed.unwrap_or(pm.emissive),
+        });
+        by_index[usize::from(i)] = Some(id);
+        Ok(id)
+    };
+    let single = vs.file.nodes.is_empty()
+        || (vs.scene.instances.len() == 1 && vs.scene.instances[0].states.len() == 1 && {
+            let s = vs.scene.instances[0].states[0];
+            s.pose == super::vox::scene::Pose::IDENTITY
+        });
+    let model = if single {
+        let model = vs.scene.instances[0].states[0].model;
+        let mut m = super::vox::build::model_cells(&vs.file, model, voxel_size, &mut material_of)?;
+        m.pivot = Vec3::new(m.size.x as f32 * 0.5, 0.0, m.size.z as f32 * 0.5);
+        AssetModel::Vox(m)
+    } else {
+        AssetModel::Scene(super::vox::build::scene_parts(&vs, voxel_size, &mut material_of)?)
+    };
+    Ok((model, vs.warnings))
 }
 
 /// sRGB 8-bit to linear.

@@ -31,15 +31,37 @@ use super::format::*;
 use super::scatter::Scatter;
 use super::terrain::{NoiseTerrain, Terrain};
 use super::timeline::{expand, Churn, TimelineEvent};
+use super::vox::{is_vox_path, world_from_vox, VoxOptions};
 use super::{Bookmark, Lights, Sky, Sun, World};
 use crate::hash::hash_bytes;
 use crate::streaming::{flags, Edit, Placement, PlacementPatch, ServerConfig, SimClock, Transform};
 
-/// Loads and checks a world file.
+/// Loads and checks a world: a world file (JSON), or a MagicaVoxel `.vox` scene with default options.
 pub fn load_world(path: &Path) -> Result<World, WorldError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| WorldError::Io { file: path.to_path_buf(), reason: e.to_string() })?;
-    load_world_str(&text, path)
+    load_world_with(path, &VoxOptions::default())
+}
+
+/// Loads and checks a world; `vox` says how a `.vox` scene becomes one (world files ignore it). A file is a
+/// `.vox` scene when its name ends in `.vox` or its bytes start with `VOX `. Each warning (what was read
+/// differently from the file) is logged and kept in [`World::warnings`].
+pub fn load_world_with(path: &Path, vox: &VoxOptions) -> Result<World, WorldError> {
+    let bytes = std::fs::read(path).map_err(|e| WorldError::Io { file: path.to_path_buf(), reason: e.to_string() })?;
+    let world = if is_vox_path(path) || bytes.starts_with(b"VOX ") {
+        world_from_vox(path, &bytes, vox)?
+    } else {
+        let text = String::from_utf8(bytes).map_err(|e| WorldError::Io {
+            file: path.to_path_buf(),
+            reason: format!(
+                "not a world file (JSON text) nor a MagicaVoxel .vox file: byte {} is not UTF-8",
+                e.utf8_error().valid_up_to()
+            ),
+        })?;
+        load_world_str(&text, path)?
+    };
+    for w in &world.warnings {
+        log::warn!("{}: {w}", path.display());
+    }
+    Ok(world)
 }
 
 /// Loads a world from text; `path` names it in errors and anchors relative asset paths.
@@ -193,8 +215,9 @@ impl Checker {
         };
 
         let mut assets = BTreeMap::new();
+        let mut warnings = Vec::new();
         for (id, a) in &spec.assets {
-            let asset = self.asset(id, a, voxel_size, &material, &mut materials)?;
+            let asset = self.asset(id, a, voxel_size, &material, &mut materials, &mut warnings)?;
             assets.insert(id.clone(), Arc::new(asset));
         }
 
@@ -288,6 +311,7 @@ impl Checker {
             lights: Lights { sun, sky },
             bookmarks,
             timeline: Vec::new(),
+            warnings,
         };
         let mut server = world
             .server(ServerConfig::default(), Arc::new(SimClock::new()))
@@ -315,6 +339,7 @@ impl Checker {
         world_voxel: f32,
         material: &dyn Fn(&str, &str) -> R<u16>,
         materials: &mut Vec<Material>,
+        warnings: &mut Vec<String>,
     ) -> R<Asset> {
         let place = format!("assets.{id}");
         let model = match (&a.vox, &a.shapes) {
@@ -335,9 +360,10 @@ impl Checker {
                     emissive.push((index, self.colour(&format!("{place}.emissive.{k}"), *v, 1.0e4)?));
                 }
                 let path = self.dir.join(vox);
-                let m = load_vox(&path, voxel_size, &emissive, id, materials)
+                let (m, notes) = load_vox(&path, voxel_size, &emissive, id, materials)
                     .map_err(|reason| self.err(format!("{place}.vox"), format!("{}: {reason}", path.display())))?;
-                AssetModel::Vox(m)
+                warnings.extend(notes.into_iter().map(|n| format!("{place}.vox ({}): {n}", path.display())));
+                m
             }
             (None, Some(shapes)) => {
                 if a.voxel_size.is_some() || !a.emissive.is_empty() {
@@ -358,6 +384,7 @@ impl Checker {
         };
         let bounds = match &model {
             AssetModel::Vox(m) => m.bounds(),
+            AssetModel::Scene(parts) => parts.iter().fold(crate::geom::Aabb::EMPTY, |b, p| b.union(&p.bounds)),
             AssetModel::Shapes(s) => s
                 .iter()
                 .filter(|s| s.material.is_some())

@@ -1,9 +1,11 @@
 //! Worlds: the files users load, and everything generated from them.
 //!
-//! A world file (JSON, see the README's "World file format") is parsed into [`format`] types, checked and
-//! resolved by [`load`] into a [`World`]: materials, the asset catalog ([`assets`], MagicaVoxel models read with
-//! `dot_vox` or shapes), the terrain ([`terrain`]), initial placements (listed and [`scatter`]ed), lights,
-//! camera bookmarks and the [`timeline`] expanded into timed commits. [`samples`] finds the sample worlds.
+//! A world file (JSON, see docs/world-format.md) is parsed into [`format`] types, checked and resolved by
+//! [`load`] into a [`World`]: materials, the asset catalog ([`assets`]: MagicaVoxel models and scenes read by
+//! [`vox`], or shapes), the terrain ([`terrain`]), initial placements (listed and [`scatter`]ed), lights,
+//! camera bookmarks and the [`timeline`] expanded into timed commits. A MagicaVoxel `.vox` file is a world
+//! too: [`vox`] turns its scene graph into placements, its animation into a timeline, its cameras into
+//! bookmarks. [`samples`] finds the sample worlds.
 
 pub mod assets;
 pub mod error;
@@ -13,6 +15,7 @@ pub mod samples;
 pub mod scatter;
 pub mod terrain;
 pub mod timeline;
+pub mod vox;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,7 +26,7 @@ use rustc_hash::FxHashMap;
 
 pub use assets::{Asset, AssetModel, Material};
 pub use error::WorldError;
-pub use load::{load_world, load_world_str};
+pub use load::{load_world, load_world_str, load_world_with};
 pub use samples::{resolve_world, sample_worlds, SampleWorld, DEFAULT_WORLD};
 pub use terrain::Terrain;
 pub use timeline::TimelineEvent;
@@ -117,6 +120,9 @@ pub struct World {
     pub bookmarks: BTreeMap<String, Bookmark>,
     /// Timeline commits in time order.
     pub timeline: Vec<TimelineEvent>,
+    /// What was read differently from the file (MagicaVoxel materials drawn as diffuse, hidden instances left
+    /// out, chunks skipped), one line each.
+    pub warnings: Vec<String>,
 }
 
 impl World {
