@@ -1,4 +1,5 @@
-//! A search for panics (proptest): the sample world files, a camera path and cursors are mutated (numbers set to
+//! A search for panics (proptest): the sample world files, MagicaVoxel files (bytes), a camera path and cursors
+//! are mutated (numbers set to
 //! extremes, fields removed or duplicated, values of the wrong type, arrays grown large) and fed to the loader;
 //! whatever loads runs a few frames of the CPU pipeline (streaming, voxels, probes) on a small clipmap. No
 //! input may panic: it loads and runs, or it is refused with an error. `PROPTEST_CASES` sets the number of
@@ -178,7 +179,12 @@ fn apply(v: &mut Value, m: &Mutation) {
 fn load_and_run(name: &str, text: &str) -> bool {
     let path = sample_path(name);
     let Ok(world) = load_world_str(text, &path) else { return false };
-    let world = Arc::new(world);
+    run_three_frames(Arc::new(world));
+    true
+}
+
+/// Three frames of the CPU pipeline on a small clipmap.
+fn run_three_frames(world: Arc<lumon::world::World>) {
     let probes = ProbeConfig {
         levels: 2,
         dims: UVec3::splat(8),
@@ -187,14 +193,108 @@ fn load_and_run(name: &str, text: &str) -> bool {
         ..ProbeConfig::default()
     };
     let opts = PipelineOptions { threads: 1, cache_dir: None, disk_cap_bytes: 0, probes, interest_radius: 24.0 };
-    let Ok(mut pipe) = Pipeline::new(world.clone(), &opts) else { return true };
+    let Ok(mut pipe) = Pipeline::new(world.clone(), &opts) else { return };
     let cam = world.main_bookmark().position;
     for _ in 0..3 {
         if pipe.step(cam, true).is_err() {
             break;
         }
     }
-    true
+}
+
+/// A mutation of a `.vox` file's bytes.
+#[derive(Clone, Debug)]
+enum ByteMutation {
+    /// Set the little-endian word at a random 4-byte-aligned place to one of [`WORDS`].
+    Word(u64, usize),
+    /// Flip one byte.
+    Flip(u64, u8),
+    /// Cut the file at a random place.
+    Truncate(u64),
+    /// Copy a random run of bytes over another place.
+    Splice(u64, u64, usize),
+}
+
+/// Lengths, counts and ids at their extremes.
+const WORDS: [u32; 9] = [0, 1, 3, 255, 256, 257, 0x7fff_ffff, 0x8000_0000, u32::MAX];
+
+fn byte_mutation() -> impl Strategy<Value = ByteMutation> {
+    prop_oneof![
+        (any::<u64>(), 0..WORDS.len()).prop_map(|(a, w)| ByteMutation::Word(a, w)),
+        (any::<u64>(), any::<u8>()).prop_map(|(a, b)| ByteMutation::Flip(a, b)),
+        any::<u64>().prop_map(ByteMutation::Truncate),
+        (any::<u64>(), any::<u64>(), 1..64usize).prop_map(|(a, b, n)| ByteMutation::Splice(a, b, n)),
+    ]
+}
+
+fn apply_bytes(bytes: &mut Vec<u8>, m: &ByteMutation) {
+    if bytes.len() < 8 {
+        return;
+    }
+    let at = |r: u64, len: usize| (r % len as u64) as usize;
+    match *m {
+        ByteMutation::Word(a, w) => {
+            let i = at(a, bytes.len() / 4) * 4;
+            bytes[i..i + 4].copy_from_slice(&WORDS[w].to_le_bytes());
+        }
+        ByteMutation::Flip(a, b) => {
+            let i = at(a, bytes.len());
+            bytes[i] ^= b.max(1);
+        }
+        ByteMutation::Truncate(a) => bytes.truncate(at(a, bytes.len())),
+        ByteMutation::Splice(a, b, n) => {
+            let (from, to) = (at(a, bytes.len()), at(b, bytes.len()));
+            let n = n.min(bytes.len() - from).min(bytes.len() - to);
+            let run = bytes[from..from + n].to_vec();
+            bytes[to..to + n].copy_from_slice(&run);
+        }
+    }
+}
+
+/// MagicaVoxel files: the README's example scene and an animated scene with layers, cameras and materials,
+/// their bytes mutated. Whatever reads as a world runs three frames.
+#[test]
+fn mutated_vox_files_load_or_fail_cleanly_and_never_panic() {
+    use lumon::world::vox::write::{dict_of, write, SceneBuilder};
+    let courtyard = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes/courtyard.vox")).unwrap();
+    let mut b = SceneBuilder::new()
+        .material(2, &[("_type", "_emit"), ("_flux", "3")])
+        .layer(0, "a", false)
+        .layer(1, "b", true)
+        .camera(0, &[("_focus", "0 0 4"), ("_angle", "30 40 0"), ("_radius", "30")])
+        .render(&[("_type", "_inf"), ("_angle", "40 40")]);
+    let m = b.model([4, 3, 2], vec![[0, 0, 0, 1], [3, 2, 1, 2], [1, 1, 1, 1]]);
+    let n = b.model([2, 2, 2], vec![[1, 1, 1, 2]]);
+    b.animated(dict_of(&[("_name", "x")]), 0, &[(0, 4, [0, 0, 0]), (3, 17, [4, -2, 1])], &[(0, m), (2, n)]);
+    b.instance(n, 36, [-3, 5, 2]);
+    let animated = write(&b.build());
+    let files = [courtyard, animated];
+    let mut runner = TestRunner::new(config());
+    let (cases, loaded) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let strategy = (0..files.len(), prop::collection::vec(byte_mutation(), 1..4));
+    let result = runner.run(&strategy, |(file, mutations)| {
+        let mut bytes = files[file].clone();
+        for m in &mutations {
+            apply_bytes(&mut bytes, m);
+        }
+        cases.fetch_add(1, Ordering::Relaxed);
+        let opts = lumon::world::vox::VoxOptions::default();
+        if let Ok(world) = lumon::world::vox::world_from_vox(Path::new("mutated.vox"), &bytes, &opts) {
+            loaded.fetch_add(1, Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!("lumon-panic-vox-{}.vox", std::process::id()));
+            std::fs::write(&path, &bytes).unwrap();
+            let _ = lumon::inspect::inspect(&path, &world);
+            let _ = std::fs::remove_file(&path);
+            run_three_frames(Arc::new(world));
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let (cases, loaded) = (cases.into_inner(), loaded.into_inner());
+    eprintln!("{cases} mutated .vox files: {loaded} loaded and ran three frames, the rest were refused");
+    assert!(loaded * 20 >= cases, "only {loaded} of {cases} mutated files loaded");
 }
 
 fn config() -> ProptestConfig {

@@ -39,7 +39,9 @@ fn coloured(b: SceneBuilder) -> SceneBuilder {
 /// Solid cells above the ground with their colour index (nearest palette colour), shifted so the smallest
 /// coordinate on each axis is 0.
 fn placed_cells(world: World) -> BTreeSet<([i32; 3], u8)> {
-    let palette: Vec<Vec3> = (1..=6u8).map(|i| lumon::world::assets::srgb(40 * i, 255 - 30 * i, ((u16::from(i) * 97) % 255) as u8)).collect();
+    let palette: Vec<Vec3> = (1..=6u8)
+        .map(|i| lumon::world::assets::srgb(40 * i, 255 - 30 * i, ((u16::from(i) * 97) % 255) as u8))
+        .collect();
     let mut vw = VoxelWorld::new(Arc::new(world));
     vw.load_everything();
     let g = vw.snapshot();
@@ -214,7 +216,8 @@ fn inspect_counts_a_scene_known_by_construction() {
 
 #[test]
 fn defaults_of_a_bare_file_and_render_settings() {
-    let mut b = SceneBuilder::new().render(&[("_type", "_inf"), ("_i", "1"), ("_k", "255 255 255"), ("_angle", "90 0")]);
+    let mut b =
+        SceneBuilder::new().render(&[("_type", "_inf"), ("_i", "1"), ("_k", "255 255 255"), ("_angle", "90 0")]);
     let m = b.model([4, 4, 4], cube(1));
     b.instance(m, 4, [0, 0, 0]);
     let w = world_of(&write(&b.build()));

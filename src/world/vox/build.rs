@@ -94,7 +94,7 @@ pub fn read_scene(bytes: &[u8]) -> Result<VoxScene, VoxError> {
         if let Some(why) = kind.approximation() {
             let list: Vec<String> = indices.iter().map(u8::to_string).collect();
             vs.warnings.push(format!(
-                "material {} (colour indices {}; {voxels} voxels): {why}",
+                "material {} (colour indices {}; {voxels} voxels in the models that use it): {why}",
                 kind.name(),
                 list.join(", ")
             ));

@@ -152,13 +152,19 @@ pub fn parse(bytes: &[u8]) -> Result<VoxFile, VoxError> {
             return Err(VoxError::new("MAIN", format!("more than {MAX_CHUNKS} chunks")));
         }
         let at = r.pos;
+        if end - at < 12 {
+            return Err(VoxError::new(
+                format!("chunk header at byte {at}"),
+                format!("truncated: a chunk header takes 12 bytes, but MAIN's children end after {}", end - at),
+            ));
+        }
         let h = r.chunk_header()?;
         let name = format!("chunk {} at byte {at}", show_id(&h.id));
         let body_end = r.pos.checked_add(h.content).filter(|e| *e <= end);
         let Some(body_end) = body_end else {
             return Err(VoxError::new(
                 name,
-                format!("truncated: it says {} bytes of content, but {} remain", h.content, end - r.pos),
+                format!("truncated: it says {} bytes of content, but {} remain", h.content, end.saturating_sub(r.pos)),
             ));
         };
         let mut c = Reader { bytes: &bytes[..body_end], pos: r.pos, chunk: name.clone() };
@@ -309,6 +315,12 @@ pub fn parse(bytes: &[u8]) -> Result<VoxFile, VoxError> {
         }
         // Children of chunks other than MAIN are not part of MagicaVoxel's format; skip them.
         r.pos = body_end;
+        if h.children > end - body_end {
+            return Err(VoxError::new(
+                name,
+                format!("truncated: it says {} bytes of children, but {} remain", h.children, end - body_end),
+            ));
+        }
         r.skip(h.children)?;
     }
     if let Some((_, at)) = pending_size {
