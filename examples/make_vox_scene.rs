@@ -1,7 +1,7 @@
 //! Writes `assets/scenes/courtyard.vox`, the MagicaVoxel scene the README's "Your own scenes" shows: a paved
-//! court closed by three walls with windows (one wall model placed three times, turned by quarter turns), four
-//! lanterns whose tops are MagicaVoxel `_emit` material (one model, four instances), and a bench placed once as
-//! modelled and once mirrored (a reflection). It uses lumon's own `.vox` writer and MagicaVoxel's layout:
+//! court closed on three sides by walls with windows (one wall model placed three times, turned by quarter turns), four
+//! lanterns whose tops are MagicaVoxel `_emit` material (one model, four instances), and a bench placed turned
+//! and mirrored (a reflection). It uses lumon's own `.vox` writer and MagicaVoxel's layout:
 //! Z up, each model's pivot at `floor(size / 2)`, instances under one group. Deterministic: running it again
 //! writes the same bytes. Run with `cargo run --example make_vox_scene`.
 
@@ -15,12 +15,12 @@ const IRON: u8 = 5;
 const MOSS: u8 = 6;
 
 /// Rotation bytes (MagicaVoxel's encoding): identity, a quarter turn about Z each way, a half turn, a mirror
-/// in X.
+/// in Y.
 const IDENTITY: u8 = 4;
 const QUARTER: u8 = 1 | (1 << 4);
 const QUARTER_BACK: u8 = 1 | (1 << 5);
 const HALF: u8 = 4 | (1 << 4) | (1 << 5);
-const MIRROR_X: u8 = 4 | (1 << 4);
+const MIRROR_Y: u8 = 4 | (1 << 5);
 
 fn main() {
     let mut b = SceneBuilder::new()
@@ -80,7 +80,7 @@ fn main() {
     }
     let lantern = b.model([3, 3, 13], lantern);
 
-    // Bench: an L (seat and a back on one side), so its mirror image differs from it.
+    // Bench: a seat, a back on one side and an armrest at one end, so its mirror image differs from it.
     let mut bench = Vec::new();
     for x in 0..14u8 {
         for y in 0..4u8 {
@@ -88,6 +88,9 @@ fn main() {
         }
         bench.push([x, 3, 4, WOOD]);
         bench.push([x, 3, 5, WOOD]);
+    }
+    for y in 0..3u8 {
+        bench.push([0, y, 4, WOOD]);
     }
     for (x, y) in [(0u8, 0u8), (13, 0), (0, 3), (13, 3)] {
         for z in 0..3u8 {
@@ -97,16 +100,16 @@ fn main() {
     let bench = b.model([14, 4, 6], bench);
 
     b.instance(paving, IDENTITY, [0, 0, 1]);
-    b.instance(wall, IDENTITY, [0, 30, 13]);
+    b.instance(wall, HALF, [0, -30, 13]);
     b.instance(wall, QUARTER, [-30, 0, 13]);
     b.instance(wall, QUARTER_BACK, [30, 0, 13]);
     for (i, (x, y)) in [(-18, -18), (18, -18), (-18, 14), (18, 14)].into_iter().enumerate() {
         let name = format!("lantern {}", i + 1);
         b.animated(dict_of(&[("_name", &name)]), 1, &[(0, IDENTITY, [x, y, 8])], &[(0, lantern)]);
     }
-    b.instance(bench, IDENTITY, [-10, 24, 5]);
-    b.instance(bench, MIRROR_X, [10, 24, 5]);
-    b.instance(bench, HALF, [0, -24, 5]);
+    b.instance(bench, HALF, [-10, -24, 5]);
+    b.instance(bench, MIRROR_Y, [10, -24, 5]);
+    b.instance(bench, IDENTITY, [0, 24, 5]);
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes/courtyard.vox");
     std::fs::write(&path, write(&b.build())).expect("write assets/scenes/courtyard.vox");

@@ -652,7 +652,9 @@ fn bench(a: BenchArgs) -> Result<()> {
         }
         None => None,
     };
+    let load_start = std::time::Instant::now();
     let (_, world) = open_world(&a.world, a.vox)?;
+    let load_s = load_start.elapsed().as_secs_f64();
     let world = Arc::new(world);
     let camera = match (&a.path, &a.bookmark) {
         (Some(p), _) => CameraPath::load(p)?,
@@ -690,7 +692,8 @@ fn bench(a: BenchArgs) -> Result<()> {
         }),
     };
     let report = if a.no_gpu {
-        let report = run_cpu(world, &opts)?;
+        let mut report = run_cpu(world, &opts)?;
+        report.load_s = Some(load_s);
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(&a.out, json + "\n").with_context(|| format!("writing {}", a.out.display()))?;
         report
@@ -705,7 +708,8 @@ fn bench(a: BenchArgs) -> Result<()> {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.set_message(format!("{} on {}", world.name, ctx.summary.name));
-        let report = run_gpu(&ctx, world, &gopts, &mut |done, _| bar.set_position(u64::from(done)))?;
+        let mut report = run_gpu(&ctx, world, &gopts, &mut |done, _| bar.set_position(u64::from(done)))?;
+        report.cpu.load_s = Some(load_s);
         bar.finish_and_clear();
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(&a.out, json + "\n").with_context(|| format!("writing {}", a.out.display()))?;

@@ -355,3 +355,41 @@ fn frame_counts_have_an_upper_bound() {
     fails(&["capture", "--world", "cornell", "--converge-frames", "4000000", "--out", "x.png"], &["--converge-frames"]);
     fails(&["capture", "--world", "cornell", "--time", "1e12", "--out", "x.png"], &["--time"]);
 }
+
+#[test]
+fn inspect_reads_vox_scenes_and_world_files() {
+    let scene = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/scenes/courtyard.vox");
+    let text = ok(&["inspect", scene]);
+    assert!(text.contains("MagicaVoxel scene") && text.contains("_emit") && text.contains("_metal"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&ok(&["inspect", scene, "--json"])).unwrap();
+    assert_eq!(json["models"], 4);
+    assert_eq!(json["instances"], 11);
+    assert_eq!(json["emissive_voxels"], 72, "four lanterns of 18 glowing voxels");
+    assert_eq!(json["extent_voxels"], serde_json::json!([64, 24, 64]));
+    let coarse: serde_json::Value =
+        serde_json::from_str(&ok(&["inspect", scene, "--json", "--voxel-size", "0.25"])).unwrap();
+    assert_eq!(coarse["voxel_size"], 0.25);
+    let world: serde_json::Value = serde_json::from_str(&ok(&["inspect", "cornell", "--json"])).unwrap();
+    assert_eq!(world["kind"], "world");
+    assert!(world["voxels"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn bad_vox_files_fail_with_the_file_the_chunk_and_the_reason() {
+    let dir = std::env::temp_dir().join(format!("lumon-cli-vox-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/scenes/courtyard.vox")).unwrap();
+    let cut = dir.join("cut.vox");
+    std::fs::write(&cut, &good[..good.len() / 2]).unwrap();
+    let cut = cut.to_string_lossy().into_owned();
+    fails(&["inspect", &cut], &["cut.vox", "chunk", "truncated"]);
+    fails(&["capture", "--world", &cut, "--out", "/tmp/x.png"], &["cut.vox", "truncated"]);
+    fails(&["bench", "--no-gpu", "--world", &cut, "--out", "/tmp/x.json"], &["cut.vox", "truncated"]);
+    fails(&["stream", "--world", &cut], &["cut.vox", "truncated"]);
+    fails(&["view", &cut], &["cut.vox", "truncated"]);
+    fails(&[&cut], &["cut.vox", "truncated"]);
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, [0xffu8, 0xfe, 0x00, 0x41]).unwrap();
+    fails(&["inspect", &text.to_string_lossy()], &["notes.txt", "not a world file", "nor a MagicaVoxel"]);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -183,6 +183,13 @@ pub struct BenchReport {
     pub upload_bytes: u64,
     /// Wall-clock seconds of the path (the accuracy phase excluded).
     pub wall_s: f64,
+    /// Seconds to read and check the world file (or `.vox` scene); set by the caller that loaded it.
+    pub load_s: Option<f64>,
+    /// Seconds from the pipeline's start to the end of its first frame: the first snapshot streamed in, its
+    /// regions voxelised, the first probe step.
+    pub first_frame_s: f64,
+    /// The process's peak resident memory at the end of the run, bytes (Linux: `VmHWM`; `None` elsewhere).
+    pub peak_rss_bytes: Option<u64>,
     /// Frames of the accuracy phase (camera held at the path's end, timeline stopped); 0 when skipped.
     pub settle_frames: u32,
     /// Level 0's converged fraction at the end of the accuracy phase.
@@ -232,6 +239,7 @@ pub(crate) fn run_with(
     interest_radius: f32,
     on_frame: &mut FrameHook<'_>,
 ) -> Result<BenchReport, BenchError> {
+    let opened = Instant::now();
     let mut pipe = Pipeline::new(
         world.clone(),
         &PipelineOptions {
@@ -243,6 +251,7 @@ pub(crate) fn run_with(
         },
     )?;
     let mut gi_ms = Vec::with_capacity(opts.frames as usize);
+    let mut first_frame_s = 0.0;
     let mut converged: Option<(u32, f64)> = None;
     let mut l0 = Vec::with_capacity(opts.frames as usize);
     let start = Instant::now();
@@ -250,6 +259,9 @@ pub(crate) fn run_with(
         let view = opts.path.sample(pipe.time());
         let frame = pipe.step(view.0, true)?;
         on_frame(&pipe, f, &frame, view)?;
+        if f == 0 {
+            first_frame_s = opened.elapsed().as_secs_f64();
+        }
         gi_ms.push(frame.gi_ms);
         let fraction = pipe.manager().converged_fraction(0);
         l0.push(fraction);
@@ -300,6 +312,9 @@ pub(crate) fn run_with(
     pipe.manager_mut().flush_to_disk(&grid);
     let stats = ProbeStats { disk: pipe.manager().stats().disk, ..at_end };
     Ok(BenchReport {
+        load_s: None,
+        first_frame_s,
+        peak_rss_bytes: peak_rss_bytes(),
         world: world.name.clone(),
         path: opts.path.name.clone(),
         frames: opts.frames,
@@ -340,4 +355,12 @@ fn read_points(manager: &ProbeManager, grid: &crate::voxel::VoxelGrid, points: &
             Some(probes + emitter_irradiance(grid, p.position, p.normal))
         })
         .collect()
+}
+
+/// The process's peak resident set, bytes, from `/proc/self/status` (`None` where that does not exist).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
 }
