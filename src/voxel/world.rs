@@ -24,7 +24,7 @@ use super::grid::{Chunk, VoxelGrid, CHUNK};
 use super::material::{EmissiveTable, PackedMaterial};
 use crate::geom::Aabb;
 use crate::streaming::{ChangeCause, Placement, RegionId, SceneChange};
-use crate::world::{Asset, Terrain, World};
+use crate::world::{Asset, AssetModel, Terrain, World};
 
 /// Headroom above the highest thing in the world file, metres (room for moves and additions).
 pub const HEADROOM_M: f32 = 16.0;
@@ -105,6 +105,10 @@ struct Placed {
     id: String,
     asset: Arc<Asset>,
     inv: Mat4,
+    /// For a `.vox` model placed exactly on the grid (a signed permutation with whole-voxel offsets: every
+    /// MagicaVoxel scene), the model cell of grid voxel `v` as `rows * v + offset`, so the voxeliser indexes the
+    /// model directly instead of transforming each cell centre. The same cells as sampling: checked at insert.
+    exact: Option<ExactMap>,
     tint: Vec3,
     emission: f32,
     lo: IVec3,
@@ -241,13 +245,13 @@ impl VoxelWorld {
         let entered: Vec<RegionId> = loaded.iter().filter(|r| !self.regions.contains_key(r)).copied().collect();
         for r in &dropped {
             if let Some(t) = self.regions.remove(r) {
-                self.dirty_columns(t.col0, t.size, &mut dirty);
+                self.dirty_region(&t, &mut dirty);
                 streamed.push(self.columns_box(t.col0, t.size));
             }
         }
         for r in &entered {
             let t = self.region_terrain(*r);
-            self.dirty_columns(t.col0, t.size, &mut dirty);
+            self.dirty_region(&t, &mut dirty);
             streamed.push(self.columns_box(t.col0, t.size));
             self.regions.insert(*r, t);
         }
@@ -304,8 +308,10 @@ impl VoxelWorld {
             log::warn!("placement {} lies outside the voxel grid; not voxelised", p.placement_id);
             return;
         }
+        let inv = m.inverse();
+        let exact = ExactMap::new(&asset, &inv, &self.grid);
         let placed =
-            Placed { id: p.placement_id.clone(), asset, inv: m.inverse(), tint: p.tint, emission: p.emission, lo, hi };
+            Placed { id: p.placement_id.clone(), asset, inv, exact, tint: p.tint, emission: p.emission, lo, hi };
         let slot = match self.free.pop() {
             Some(s) => {
                 self.placed[s as usize] = Some(placed);
@@ -443,13 +449,25 @@ impl VoxelWorld {
             let Some(p) = self.placed[slot as usize].as_ref() else { continue };
             let lo = (p.lo - base).max(IVec3::ZERO);
             let hi = (p.hi - base).min(IVec3::new(cols.x, BRICK, cols.y));
+            if lo.cmpge(hi).any()
+                || !may_be_solid(
+                    p,
+                    origin + ((base + lo).as_vec3() + 0.5) * vs,
+                    origin + ((base + hi).as_vec3() - 0.5) * vs,
+                )
+            {
+                continue;
+            }
             let mut cache: [(u16, PackedMaterial); 4] = [(u16::MAX, PackedMaterial::EMPTY); 4];
             for z in lo.z..hi.z {
                 for y in lo.y..hi.y {
                     for x in lo.x..hi.x {
                         let v = base + IVec3::new(x, y, z);
-                        let world = origin + (v.as_vec3() + 0.5) * vs;
-                        let Some(m) = p.asset.sample(p.inv.transform_point3(world)) else { continue };
+                        let sampled = match &p.exact {
+                            Some(e) => e.sample(v),
+                            None => p.asset.sample(p.inv.transform_point3(origin + (v.as_vec3() + 0.5) * vs)),
+                        };
+                        let Some(m) = sampled else { continue };
                         let packed = match cache.iter().find(|c| c.0 == m) {
                             Some(c) => c.1,
                             None => {
@@ -568,10 +586,41 @@ impl VoxelWorld {
             + self.placed.len() * std::mem::size_of::<Option<Placed>>();
     }
 
-    fn dirty_columns(&self, col0: IVec2, size: IVec2, dirty: &mut FxHashSet<IVec3>) {
+    /// Marks the bricks of a region's columns that hold (or, once it is loaded, will hold) anything: the
+    /// terrain's height range, and the part of every placement's box that reaches into the columns. The rest of
+    /// the columns is empty whether the region is loaded or not, so it is not rebuilt.
+    fn dirty_region(&self, t: &RegionTerrain, dirty: &mut FxHashSet<IVec3>) {
+        let (col0, size) = (t.col0, t.size);
+        if size.cmple(IVec2::ZERO).any() {
+            return;
+        }
+        let (mut y0, mut y1) = (i32::MAX, i32::MIN);
+        for &(top, bottom, _) in &t.cols {
+            if top >= bottom {
+                y0 = y0.min(bottom);
+                y1 = y1.max(top);
+            }
+        }
+        if y0 <= y1 {
+            mark_bricks(
+                IVec3::new(col0.x, y0.max(0), col0.y),
+                IVec3::new(col0.x + size.x, y1 + 1, col0.y + size.y),
+                dirty,
+            );
+        }
         let lo = IVec3::new(col0.x, 0, col0.y);
         let hi = IVec3::new(col0.x + size.x, self.grid.dims.y, col0.y + size.y);
-        mark_bricks(lo, hi, dirty);
+        let mut seen: FxHashSet<u32> = FxHashSet::default();
+        for c in chunk_range(lo, hi) {
+            for &slot in self.chunk_index.get(&c).into_iter().flatten() {
+                if !seen.insert(slot) {
+                    continue;
+                }
+                if let Some(p) = self.placed[slot as usize].as_ref() {
+                    mark_bricks(p.lo.max(lo), p.hi.min(hi), dirty);
+                }
+            }
+        }
     }
 
     fn columns_box(&self, col0: IVec2, size: IVec2) -> Aabb {
@@ -637,6 +686,86 @@ impl ColumnMap {
 }
 
 /// Content hash of a chunk: its bricks' hashes (computed when each brick was built) and their places.
+/// A grid-exact placement of a `.vox` model: model cell = `rows * grid voxel + offset`.
+struct ExactMap {
+    model: Arc<Asset>,
+    rows: [IVec3; 3],
+    offset: IVec3,
+}
+
+impl ExactMap {
+    /// The integer map of a placement, when its inverse transform maps grid cell centres onto model cell
+    /// centres (to within a hundredth of a cell) by a signed permutation; `None` otherwise.
+    fn new(asset: &Arc<Asset>, inv: &Mat4, grid: &VoxelGrid) -> Option<ExactMap> {
+        let AssetModel::Vox(m) = &asset.model else { return None };
+        let (origin, vs) = (grid.origin, grid.voxel_size);
+        let cell = |v: IVec3| inv.transform_point3(origin + (v.as_vec3() + 0.5) * vs) / m.voxel_size + m.pivot;
+        let c0 = cell(IVec3::ZERO);
+        let axes = [IVec3::X, IVec3::Y, IVec3::Z].map(|a| cell(a) - c0);
+        let mut cols = [IVec3::ZERO; 3];
+        for (i, d) in axes.iter().enumerate() {
+            let r = d.round();
+            if (*d - r).abs().max_element() > 1e-3 || r.abs().element_sum() != 1.0 {
+                return None;
+            }
+            cols[i] = r.as_ivec3();
+        }
+        let frac = c0 - c0.floor();
+        if (frac - 0.5).abs().max_element() > 1e-2 {
+            return None;
+        }
+        let rows = [
+            IVec3::new(cols[0].x, cols[1].x, cols[2].x),
+            IVec3::new(cols[0].y, cols[1].y, cols[2].y),
+            IVec3::new(cols[0].z, cols[1].z, cols[2].z),
+        ];
+        let map = ExactMap { model: asset.clone(), rows, offset: c0.floor().as_ivec3() };
+        // The far corner of the grid agrees too (no drift from rounding over distance).
+        let far = grid.dims - 1;
+        let f = cell(far);
+        if (f - f.floor() - 0.5).abs().max_element() > 1e-2 || f.floor().as_ivec3() != map.cell(far) {
+            return None;
+        }
+        Some(map)
+    }
+
+    fn cell(&self, v: IVec3) -> IVec3 {
+        IVec3::new(self.rows[0].dot(v), self.rows[1].dot(v), self.rows[2].dot(v)) + self.offset
+    }
+
+    fn sample(&self, v: IVec3) -> Option<u16> {
+        let AssetModel::Vox(m) = &self.model.model else { return None };
+        let c = self.cell(v);
+        if c.min_element() < 0 {
+            return None;
+        }
+        let (x, y, z) = (c.x as u32, c.y as u32, c.z as u32);
+        if x >= m.size.x || y >= m.size.y || z >= m.size.z {
+            return None;
+        }
+        let id = m.cells[(x + m.size.x * (y + m.size.y * z)) as usize];
+        (id != 0).then(|| id - 1)
+    }
+}
+
+/// False only when a `.vox` placement's model holds no solid cell where the world box of cell centres
+/// `a..=b` maps to (the image of the box's corners bounds the image of every point inside: the map is affine).
+fn may_be_solid(p: &Placed, a: Vec3, b: Vec3) -> bool {
+    let AssetModel::Vox(m) = &p.asset.model else { return true };
+    let (mut lo, mut hi) = (Vec3::splat(f32::INFINITY), Vec3::splat(f32::NEG_INFINITY));
+    for i in 0..8 {
+        let corner = Vec3::new(
+            if i & 1 == 0 { a.x } else { b.x },
+            if i & 2 == 0 { a.y } else { b.y },
+            if i & 4 == 0 { a.z } else { b.z },
+        );
+        let c = p.inv.transform_point3(corner) / m.voxel_size + m.pivot;
+        lo = lo.min(c);
+        hi = hi.max(c);
+    }
+    m.may_be_solid((lo - 1e-3).floor().as_ivec3(), (hi + 1e-3).floor().as_ivec3())
+}
+
 fn chunk_hash(c: &Chunk) -> u64 {
     (0..64).filter(|i| c.occupancy >> i & 1 != 0).fold(0u64, |h, i| crate::hash::mix64(h ^ i ^ c.hashes[i as usize]))
 }

@@ -98,9 +98,53 @@ pub struct VoxModel {
     pub cells: Vec<u16>,
     /// The cell coordinates (corners, may be half-way) that sit at the local origin.
     pub pivot: Vec3,
+    /// One flag per [`OCCUPANCY_BLOCK`]^3 block of cells: set when the block holds a solid cell.
+    occupied: Vec<bool>,
 }
 
+/// Edge of an occupancy block of a [`VoxModel`], cells.
+pub const OCCUPANCY_BLOCK: u32 = 8;
+
 impl VoxModel {
+    /// A model from its cells (`x + size.x * (y + size.y * z)`, material id + 1, 0 empty).
+    pub fn new(size: UVec3, voxel_size: f32, cells: Vec<u16>, pivot: Vec3) -> Self {
+        let blocks = (size + OCCUPANCY_BLOCK - 1) / OCCUPANCY_BLOCK;
+        let mut occupied = vec![false; (blocks.x * blocks.y * blocks.z) as usize];
+        for z in 0..size.z {
+            for y in 0..size.y {
+                for x in 0..size.x {
+                    if cells[(x + size.x * (y + size.y * z)) as usize] != 0 {
+                        let b = UVec3::new(x, y, z) / OCCUPANCY_BLOCK;
+                        occupied[(b.x + blocks.x * (b.y + blocks.y * b.z)) as usize] = true;
+                    }
+                }
+            }
+        }
+        VoxModel { size, voxel_size, cells, pivot, occupied }
+    }
+
+    /// False only when no solid cell lies in the cell range `lo..=hi` (clamped to the model): lets the
+    /// voxeliser skip a brick that maps onto empty space without sampling its cells.
+    pub fn may_be_solid(&self, lo: glam::IVec3, hi: glam::IVec3) -> bool {
+        let max = self.size.as_ivec3() - 1;
+        let (lo, hi) = (lo.max(glam::IVec3::ZERO), hi.min(max));
+        if lo.cmpgt(hi).any() {
+            return false;
+        }
+        let blocks = (self.size + OCCUPANCY_BLOCK - 1) / OCCUPANCY_BLOCK;
+        let (bl, bh) = (lo.as_uvec3() / OCCUPANCY_BLOCK, hi.as_uvec3() / OCCUPANCY_BLOCK);
+        for z in bl.z..=bh.z {
+            for y in bl.y..=bh.y {
+                for x in bl.x..=bh.x {
+                    if self.occupied[(x + blocks.x * (y + blocks.y * z)) as usize] {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
     /// The material at a local point (metres), if the cell there is solid.
     pub fn sample(&self, p: Vec3) -> Option<u16> {
         let c = (p / self.voxel_size + self.pivot).floor();

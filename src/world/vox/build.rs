@@ -216,7 +216,7 @@ pub fn model_cells(
         cells[(lx + size.x * (ly + size.y * lz)) as usize] = material_of(v[3])? + 1;
     }
     let p = lumon_pivot(file, model);
-    Ok(VoxModel { size, voxel_size, cells, pivot: Vec3::new(p[0] as f32, p[1] as f32, p[2] as f32) })
+    Ok(VoxModel::new(size, voxel_size, cells, Vec3::new(p[0] as f32, p[1] as f32, p[2] as f32)))
 }
 
 /// The placement transform (metres) of a lumon pose plus `offset` voxels.
