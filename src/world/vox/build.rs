@@ -148,18 +148,40 @@ pub fn lumon_pose(p: &Pose) -> Pose {
     Pose { rot: mul(&mul(&TO_LUMON, &p.rot), &FROM_LUMON), t: apply(&TO_LUMON, p.t) }
 }
 
-/// The integer box `[lo, hi)` (voxels, lumon frame) that model `model` covers under lumon pose `p`.
+/// The box `[lo, hi)` of a model's solid voxels in lumon's cell order, relative to its pivot (an empty model:
+/// its whole size).
+fn solid_box(file: &VoxFile, model: usize) -> ([i32; 3], [i32; 3]) {
+    let m = &file.models[model];
+    let sy = m.size[1] as i32;
+    let (mut lo, mut hi) = ([i32::MAX; 3], [i32::MIN; 3]);
+    for v in &m.voxels {
+        let c = [i32::from(v[0]), i32::from(v[2]), sy - 1 - i32::from(v[1])];
+        for i in 0..3 {
+            lo[i] = lo[i].min(c[i]);
+            hi[i] = hi[i].max(c[i] + 1);
+        }
+    }
+    if m.voxels.is_empty() {
+        (lo, hi) = ([0; 3], lumon_size(file, model));
+    }
+    let p = lumon_pivot(file, model);
+    ([0, 1, 2].map(|i| lo[i] - p[i]), [0, 1, 2].map(|i| hi[i] - p[i]))
+}
+
+/// The integer box `[lo, hi)` (voxels, lumon frame) that model `model`'s solid voxels cover under lumon pose
+/// `p`.
 fn posed_box(file: &VoxFile, model: usize, p: &Pose) -> ([i32; 3], [i32; 3]) {
-    let (size, pivot) = (lumon_size(file, model), lumon_pivot(file, model));
-    let a = apply(&p.rot, [-pivot[0], -pivot[1], -pivot[2]]);
-    let b = apply(&p.rot, [size[0] - pivot[0], size[1] - pivot[1], size[2] - pivot[2]]);
+    let (l, h) = solid_box(file, model);
+    let a = apply(&p.rot, l);
+    let b = apply(&p.rot, h);
     let lo = [0, 1, 2].map(|i| a[i].min(b[i]) + p.t[i]);
     let hi = [0, 1, 2].map(|i| a[i].max(b[i]) + p.t[i]);
     (lo, hi)
 }
 
-/// Where the scene sits: the whole-voxel offset that centres its frame-0 box in X and Z over the origin and
-/// stands it on `y = 0`, and the box of every frame after that offset (voxels, lumon frame).
+/// Where the scene sits: the whole-voxel offset that centres the box of its frame-0 solid voxels in X and Z over
+/// the origin and stands its lowest voxel on `y = 0`, and the box of every frame after that offset (voxels,
+/// lumon frame).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     /// Added to every instance's lumon translation.
