@@ -123,10 +123,11 @@ fn the_loop_survives_zero_size_resizes_and_a_lost_surface() {
             (10, Injected::SurfaceLost),
             (12, Injected::Resize(0, 0)),
             (14, Injected::Resize(400, 300)),
+            (16, Injected::DroppedFile(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/scenes/courtyard.vox"))),
         ],
     };
     match lumon::app::run(opts) {
-        Ok(()) => {}
+        Ok(exit) => assert_eq!(exit.world, "courtyard", "the dropped .vox scene is open at the end"),
         Err(e) if e.to_string().contains("no GPU adapter") && std::env::var("LUMON_REQUIRE_GPU").is_err() => {
             eprintln!("skipping: {e}");
             return;

@@ -94,6 +94,17 @@ pub enum Injected {
     Resize(u32, u32),
     /// The surface reported itself lost at the next frame.
     SurfaceLost,
+    /// A file dropped onto the window (a world file or a `.vox` scene).
+    DroppedFile(&'static str),
+}
+
+/// How a viewer run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewerExit {
+    /// Name of the world shown last.
+    pub world: String,
+    /// Frames drawn.
+    pub frames: u64,
 }
 
 struct State {
@@ -153,7 +164,7 @@ struct App {
 }
 
 /// Opens the window and runs until it is closed (or `exit_after_frames`).
-pub fn run(opts: ViewerOptions) -> Result<(), AppError> {
+pub fn run(opts: ViewerOptions) -> Result<ViewerExit, AppError> {
     let mut builder = EventLoop::builder();
     // Any thread, so tests can drive the loop from the test harness's threads (the binary runs it on main).
     #[cfg(all(unix, not(target_os = "macos"), not(target_os = "android")))]
@@ -168,7 +179,10 @@ pub fn run(opts: ViewerOptions) -> Result<(), AppError> {
     event_loop.run_app(&mut app).map_err(|e| AppError::NoDisplay(e.to_string()))?;
     match app.error {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => Ok(match &app.state {
+            Some(s) => ViewerExit { world: s.pipeline.world().name.clone(), frames: s.frames },
+            None => ViewerExit { world: app.opts.world.name.clone(), frames: 0 },
+        }),
     }
 }
 
@@ -436,6 +450,11 @@ impl State {
         self.renderer.set_gpu_timing(timing_trusted(&self.ctx));
         self.reference.restart();
         Ok(())
+    }
+
+    /// A file dropped onto the window opens at the next frame, as if picked in the panel.
+    fn open_dropped(&mut self, path: &std::path::Path) {
+        self.pending_world = Some(path.to_string_lossy().into_owned());
     }
 
     /// Opens a sample world at its main bookmark (a failure is shown in the panel; the old world stays).
@@ -749,7 +768,7 @@ impl ApplicationHandler for App {
             }
             WindowEvent::Resized(size) => state.resize(size.width, size.height),
             WindowEvent::DroppedFile(path) => {
-                state.pending_world = Some(path.to_string_lossy().into_owned());
+                state.open_dropped(&path);
                 Ok(())
             }
             WindowEvent::KeyboardInput { event, .. } => match event.physical_key {
@@ -784,6 +803,10 @@ impl ApplicationHandler for App {
                         }
                         Injected::SurfaceLost => {
                             state.force_lost = true;
+                            Ok(())
+                        }
+                        Injected::DroppedFile(path) => {
+                            state.open_dropped(std::path::Path::new(path));
                             Ok(())
                         }
                     });
