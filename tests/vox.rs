@@ -174,6 +174,7 @@ fn known_scene() -> Vec<u8> {
     b.instance(lamp, 4, [20, 0, 0]);
     b.instance(glass, 4, [-20, 0, 2]);
     b.animated(Dict::default(), 1, &[(0, 4, [0, 20, 2])], &[(0, grey)]);
+    b.animated(dict_of(&[("_hidden", "1")]), 0, &[(0, 4, [0, -20, 2])], &[(0, grey)]);
     write(&b.build())
 }
 
@@ -185,8 +186,8 @@ fn inspect_counts_a_scene_known_by_construction() {
     let r = inspect(&path, &world);
     assert_eq!(r.kind, "vox");
     assert_eq!(r.models, 3);
-    assert_eq!(r.instances, 4, "the instance on the hidden layer is left out");
-    assert_eq!(r.hidden_instances, 1);
+    assert_eq!(r.instances, 4, "the hidden instance and the one on the hidden layer are left out");
+    assert_eq!(r.hidden_instances, 2);
     assert_eq!(r.voxels, 64 + 64 - 32 + 1 + 64, "the overlap of the two grey cubes counts once");
     assert_eq!(r.emissive_voxels, 1);
     // x: glass from -22 to -18, lamp at 20 (one voxel): 43 wide; y (MagicaVoxel y): 4 deep; up: 4.
@@ -204,6 +205,7 @@ fn inspect_counts_a_scene_known_by_construction() {
     assert!(r.bookmarks.contains(&"main".to_string()) && r.bookmarks.contains(&"camera-3".to_string()));
     assert!(r.warnings.iter().any(|w| w.contains("_glass") && w.contains("64 voxels")), "{:?}", r.warnings);
     assert!(r.warnings.iter().any(|w| w.contains("hidden layers")), "{:?}", r.warnings);
+    assert!(r.warnings.iter().any(|w| w.contains("1 hidden instance")), "{:?}", r.warnings);
     // Layer names are tags; the lamp's radiance is colour * _emit * 4 * 2^_flux.
     assert_eq!(world.placements.iter().filter(|p| p.tags == vec!["base".to_string()]).count(), 4);
     let lamp = world.materials.iter().find(|m| m.emissive.max_element() > 0.0).unwrap();
@@ -216,14 +218,16 @@ fn inspect_counts_a_scene_known_by_construction() {
 
 #[test]
 fn defaults_of_a_bare_file_and_render_settings() {
-    let mut b =
-        SceneBuilder::new().render(&[("_type", "_inf"), ("_i", "1"), ("_k", "255 255 255"), ("_angle", "90 0")]);
+    let mut b = SceneBuilder::new()
+        .render(&[("_type", "_inf"), ("_i", "1"), ("_k", "255 255 255"), ("_angle", "90 0")])
+        .render(&[("_type", "_ground"), ("_k", "255 0 0")]);
     let m = b.model([4, 4, 4], cube(1));
     b.instance(m, 4, [0, 0, 0]);
     let w = world_of(&write(&b.build()));
     let sun = w.lights.sun.unwrap();
     assert!((sun.direction - Vec3::Y).length() < 1e-4, "elevation 90 is straight up: {}", sun.direction);
     assert_eq!(w.voxel_size, 0.1);
+    assert_eq!(w.materials[0].albedo, Vec3::X, "the ground's colour from rOBJ _ground");
     assert!(matches!(w.terrain, lumon::world::Terrain::Flat { height, .. } if height == 0.0));
     let main = w.bookmarks["main"];
     assert!(main.pitch < 0.0 && main.position.y > 0.4, "main looks down on the scene: {main:?}");

@@ -19,7 +19,8 @@
 //! - bookmarks: `main` looks at the scene's centre from the south-west, 35 degrees down, far enough to frame
 //!   its bounding sphere in a 60 degree view; each `rCAM` camera becomes `camera-<id>`;
 //! - lights: the sun and sky from `rOBJ` (`_inf`: `_i` intensity, `_k` colour, `_angle` elevation and
-//!   azimuth in degrees; `_uni`: sky `_i`, `_k`), else an afternoon sun and a soft sky;
+//!   azimuth in degrees; `_uni`: sky `_i`, `_k`), else an afternoon sun and a soft sky; the ground's colour
+//!   from `_ground`'s `_k`, else grey (albedo 0.35);
 //! - animation: keyframes play at [`ANIMATION_FPS`] and loop until [`ANIMATION_SECONDS`].
 
 use std::collections::BTreeMap;
@@ -310,12 +311,14 @@ pub fn scene_parts(
 /// Opens a `.vox` file's bytes as a world.
 pub fn world_from_vox(path: &Path, bytes: &[u8], opts: &VoxOptions) -> Result<World, WorldError> {
     let err = |place: String, reason: String| WorldError::Invalid { file: path.to_path_buf(), place, reason };
-    let vs_ = opts.voxel_size;
-    if !(vs_.is_finite() && (crate::world::load::MIN_VOXEL_SIZE..=crate::world::load::MAX_VOXEL_SIZE).contains(&vs_)) {
+    let voxel = opts.voxel_size;
+    if !(voxel.is_finite()
+        && (crate::world::load::MIN_VOXEL_SIZE..=crate::world::load::MAX_VOXEL_SIZE).contains(&voxel))
+    {
         return Err(err(
             "--voxel-size".into(),
             format!(
-                "{vs_} must be within {}..={} metres",
+                "{voxel} must be within {}..={} metres",
                 crate::world::load::MIN_VOXEL_SIZE,
                 crate::world::load::MAX_VOXEL_SIZE
             ),
@@ -328,7 +331,9 @@ pub fn world_from_vox(path: &Path, bytes: &[u8], opts: &VoxOptions) -> Result<Wo
     let l = layout(&vs);
 
     // Materials: 0 is the ground, then each colour index as first met.
-    let mut materials = vec![Material { name: "ground".into(), albedo: Vec3::splat(0.35), emissive: Vec3::ZERO }];
+    let ground = vs.file.render.iter().find(|d| d.get("_type") == Some("_ground")).and_then(|d| colour(d, "_k"));
+    let mut materials =
+        vec![Material { name: "ground".into(), albedo: ground.unwrap_or(Vec3::splat(0.35)), emissive: Vec3::ZERO }];
     let mut by_index: Vec<Option<u16>> = vec![None; 256];
     let stem = path.file_stem().map_or_else(|| "scene".to_string(), |s| s.to_string_lossy().into_owned());
     let mut material_of = |i: u8| -> Result<u16, String> {
@@ -343,7 +348,7 @@ pub fn world_from_vox(path: &Path, bytes: &[u8], opts: &VoxOptions) -> Result<Wo
     };
     let mut assets = BTreeMap::new();
     for m in used_models(&vs) {
-        let model = model_cells(&vs.file, m, vs_, &mut material_of).map_err(|r| err(format!("model {m}"), r))?;
+        let model = model_cells(&vs.file, m, voxel, &mut material_of).map_err(|r| err(format!("model {m}"), r))?;
         let id = format!("model-{m}");
         let bounds = model.bounds();
         assets.insert(id.clone(), Arc::new(Asset { id, model: AssetModel::Vox(model), bounds }));
@@ -351,11 +356,11 @@ pub fn world_from_vox(path: &Path, bytes: &[u8], opts: &VoxOptions) -> Result<Wo
 
     // Bounds: the scene's box over every frame plus a margin, in whole voxels.
     let (lo, hi) = l.all;
-    let widest = (hi[0] - lo[0]).max(hi[2] - lo[2]).max(hi[1] - lo[1]).max(1) as f32 * vs_;
-    let margin = ((0.25 * widest).clamp(2.0, 32.0) / vs_).ceil() as i32;
-    let mut bookmarks = BTreeMap::from([("main".to_string(), main_bookmark(&l, vs_))]);
+    let widest = (hi[0] - lo[0]).max(hi[2] - lo[2]).max(hi[1] - lo[1]).max(1) as f32 * voxel;
+    let margin = ((0.25 * widest).clamp(2.0, 32.0) / voxel).ceil() as i32;
+    let mut bookmarks = BTreeMap::from([("main".to_string(), main_bookmark(&l, voxel))]);
     for (id, d) in &vs.file.cameras {
-        if let Some(b) = camera_bookmark(d, l.offset, vs_) {
+        if let Some(b) = camera_bookmark(d, l.offset, voxel) {
             bookmarks.insert(format!("camera-{id}"), b);
         }
     }
@@ -365,11 +370,11 @@ pub fn world_from_vox(path: &Path, bytes: &[u8], opts: &VoxOptions) -> Result<Wo
         cam_lo = cam_lo.min(Vec2::new(b.position.x, b.position.z));
         cam_hi = cam_hi.max(Vec2::new(b.position.x, b.position.z));
     }
-    let cam_lo = (cam_lo / vs_).floor() - 1.0;
-    let cam_hi = (cam_hi / vs_).ceil() + 1.0;
-    let bmin = Vec2::new(((lo[0] - margin) as f32).min(cam_lo.x), ((lo[2] - margin) as f32).min(cam_lo.y)) * vs_;
-    let bmax = Vec2::new(((hi[0] + margin) as f32).max(cam_hi.x), ((hi[2] + margin) as f32).max(cam_hi.y)) * vs_;
-    let across = ((bmax - bmin) / vs_).max_element();
+    let cam_lo = (cam_lo / voxel).floor() - 1.0;
+    let cam_hi = (cam_hi / voxel).ceil() + 1.0;
+    let bmin = Vec2::new(((lo[0] - margin) as f32).min(cam_lo.x), ((lo[2] - margin) as f32).min(cam_lo.y)) * voxel;
+    let bmax = Vec2::new(((hi[0] + margin) as f32).max(cam_hi.x), ((hi[2] + margin) as f32).max(cam_hi.y)) * voxel;
+    let across = ((bmax - bmin) / voxel).max_element();
     if across > crate::world::load::MAX_VOXELS_ACROSS as f32 {
         return Err(err(
             "--voxel-size".into(),
@@ -380,7 +385,7 @@ pub fn world_from_vox(path: &Path, bytes: &[u8], opts: &VoxOptions) -> Result<Wo
         ));
     }
     let region_size = (widest / 4.0).max(1.0).log2().ceil().exp2().clamp(4.0, 64.0);
-    let probe_spacing = (widest / 24.0).max(0.01).log2().round().exp2().clamp((2.5 * vs_).max(0.25), 2.0);
+    let probe_spacing = (widest / 24.0).max(0.01).log2().round().exp2().clamp((2.5 * voxel).max(0.25), 2.0);
 
     let grid = crate::streaming::RegionGrid::covering(region_size, bmin, bmax);
     let mut placements = Vec::with_capacity(vs.scene.instances.len());
@@ -392,7 +397,7 @@ pub fn world_from_vox(path: &Path, bytes: &[u8], opts: &VoxOptions) -> Result<Wo
         }
         tags.sort_unstable();
         tags.dedup();
-        let transform = transform_of(&lumon_pose(&s.pose), l.offset, vs_);
+        let transform = transform_of(&lumon_pose(&s.pose), l.offset, voxel);
         let region_id = grid
             .region_of(transform.position)
             .ok_or_else(|| err(format!("instance {}", inst.id), "its pivot lies outside the world's regions".into()))?;
@@ -417,9 +422,9 @@ pub fn world_from_vox(path: &Path, bytes: &[u8], opts: &VoxOptions) -> Result<Wo
             .replace('\n', " "),
         seed: 0,
         source: path.to_path_buf(),
-        content_hash: hash_words(&[hash_bytes(bytes), u64::from(vs_.to_bits())]),
+        content_hash: hash_words(&[hash_bytes(bytes), u64::from(voxel.to_bits())]),
         region_size,
-        voxel_size: vs_,
+        voxel_size: voxel,
         probe_spacing,
         bounds: (bmin, bmax),
         terrain: Terrain::Flat { height: 0.0, material: 0 },
@@ -431,7 +436,7 @@ pub fn world_from_vox(path: &Path, bytes: &[u8], opts: &VoxOptions) -> Result<Wo
         timeline: Vec::new(),
         warnings: vs.warnings.clone(),
     };
-    let events = animation(&vs, &l, vs_);
+    let events = animation(&vs, &l, voxel);
     let mut server = world
         .server(ServerConfig::default(), Arc::new(SimClock::new()))
         .map_err(|e| err("instances".into(), e.to_string()))?;

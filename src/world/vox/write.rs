@@ -132,11 +132,8 @@ impl Default for SceneBuilder {
 impl SceneBuilder {
     /// An empty scene with a grey palette.
     pub fn new() -> Self {
-        let mut palette = vec![[0u8; 4]; 256];
-        for (i, p) in palette.iter_mut().enumerate().skip(1) {
-            *p = [200, 200, 200, 255];
-            let _ = i;
-        }
+        let mut palette = vec![[200u8, 200, 200, 255]; 256];
+        palette[0] = [0, 0, 0, 0];
         SceneBuilder { file: VoxFile { version: 200, palette, ..VoxFile::default() }, children: Vec::new(), next: 2 }
     }
 
