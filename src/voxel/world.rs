@@ -735,16 +735,7 @@ impl ExactMap {
 
     fn sample(&self, v: IVec3) -> Option<u16> {
         let AssetModel::Vox(m) = &self.model.model else { return None };
-        let c = self.cell(v);
-        if c.min_element() < 0 {
-            return None;
-        }
-        let (x, y, z) = (c.x as u32, c.y as u32, c.z as u32);
-        if x >= m.size.x || y >= m.size.y || z >= m.size.z {
-            return None;
-        }
-        let id = m.cells[(x + m.size.x * (y + m.size.y * z)) as usize];
-        (id != 0).then(|| id - 1)
+        m.cell(self.cell(v))
     }
 }
 

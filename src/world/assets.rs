@@ -147,8 +147,12 @@ impl VoxModel {
 
     /// The material at a local point (metres), if the cell there is solid.
     pub fn sample(&self, p: Vec3) -> Option<u16> {
-        let c = (p / self.voxel_size + self.pivot).floor();
-        if c.min_element() < 0.0 {
+        self.cell((p / self.voxel_size + self.pivot).floor().as_ivec3())
+    }
+
+    /// The material of cell `c`, if it lies in the model and is solid.
+    pub fn cell(&self, c: glam::IVec3) -> Option<u16> {
+        if c.min_element() < 0 {
             return None;
         }
         let (x, y, z) = (c.x as u32, c.y as u32, c.z as u32);
