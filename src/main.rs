@@ -362,6 +362,43 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Fails unless `path` (when given) can be written: its folder exists and a file there can be opened for
+/// writing. Checked before any work starts, so a long run never ends on an output it cannot write. A file that
+/// did not exist is removed again; an existing one is left as it is.
+fn writable_file(flag: &str, path: Option<&std::path::Path>) -> Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    if path.is_dir() {
+        anyhow::bail!("{flag} {}: is a folder, not a file", path.display());
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !folder.is_dir() {
+        anyhow::bail!("{flag} {}: the folder {} does not exist", path.display(), folder.display());
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("{flag} {}: cannot be written", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Creates the folder `path` when missing and fails unless a file can be written in it.
+fn writable_folder(flag: &str, path: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("{flag} {}: cannot create the folder", path.display()))?;
+    let probe = path.join(format!(".lumon-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| format!("{flag} {}: cannot write in the folder", path.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Most frames any command runs (about 4.6 hours at 60 Hz).
 const MAX_FRAMES: u32 = 1_000_000;
 
@@ -415,6 +452,8 @@ fn view(a: ViewArgs) -> Result<()> {
         v => anyhow::bail!("--vsync {v:?}: expected on or off"),
     };
     let camera = bookmark_camera(&world, a.bookmark.as_deref())?;
+    writable_file("--screenshot", a.screenshot.as_deref())?;
+    writable_file("--record-to", a.record_to.as_deref())?;
     let probes = ProbeConfig { base_spacing: world.probe_spacing, ..ProbeConfig::default() };
     let interest_radius = lumon::pipeline::view_radius(&world);
     let opts = lumon::app::ViewerOptions {
@@ -500,7 +539,7 @@ fn compare(a: CompareArgs) -> Result<()> {
     let (width, height) = parse_size(&a.size)?;
     let camera = view_camera(&world, a.at.camera.as_deref(), a.at.bookmark.as_deref())?;
     lumon::capture::check_camera(&world, &camera)?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    writable_folder("--out", &a.out)?;
     let opts = lumon::compare::CompareOptions {
         capture: CaptureOptions {
             camera,
@@ -585,6 +624,8 @@ fn capture(a: CaptureArgs) -> Result<()> {
     }
     let camera = view_camera(&world, a.at.camera.as_deref(), a.at.bookmark.as_deref())?;
     lumon::capture::check_camera(&world, &camera)?;
+    writable_file("--out", Some(&a.out))?;
+    writable_file("--report", a.report.as_deref())?;
     let opts = CaptureOptions {
         camera,
         settings: FrameSettings { gi, view, exposure: a.exposure, ..FrameSettings::default() },
@@ -652,6 +693,9 @@ fn bench(a: BenchArgs) -> Result<()> {
         }
         None => None,
     };
+    writable_file("--out", Some(&a.out))?;
+    writable_file("--csv", a.csv.as_deref())?;
+    writable_file("--plot", a.plot.as_deref())?;
     let load_start = std::time::Instant::now();
     let (_, world) = open_world(&a.world, a.vox)?;
     let load_s = load_start.elapsed().as_secs_f64();

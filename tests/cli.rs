@@ -393,3 +393,22 @@ fn bad_vox_files_fail_with_the_file_the_chunk_and_the_reason() {
     fails(&["inspect", &text.to_string_lossy()], &["notes.txt", "not a world file", "nor a MagicaVoxel"]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn output_paths_that_cannot_be_written_fail_before_any_work() {
+    let start = std::time::Instant::now();
+    fails(
+        &["bench", "--no-gpu", "--world", "cornell", "--frames", "5", "--out", "/proc/nope/b.json"],
+        &["--out", "/proc/nope"],
+    );
+    fails(
+        &["bench", "--no-gpu", "--world", "cornell", "--frames", "5", "--out", "/tmp", "--no-disk-cache"],
+        &["--out", "is a folder"],
+    );
+    fails(&["capture", "--world", "cornell", "--out", "/proc/nope/c.png"], &["--out", "does not exist"]);
+    fails(&["capture", "--world", "cornell", "--out", "/tmp/lumon-c.png", "--report", "/proc/r.json"], &["--report"]);
+    fails(&["compare", "--world", "cornell", "--out", "/proc/nope"], &["--out", "/proc/nope"]);
+    fails(&["view", "--world", "cornell", "--screenshot", "/proc/nope/s.png"], &["--screenshot"]);
+    fails(&["view", "--world", "cornell", "--record-to", "/proc/nope/p.json"], &["--record-to"]);
+    assert!(start.elapsed().as_secs() < 20, "refused at once, not after the run: {:?}", start.elapsed());
+}
