@@ -355,3 +355,53 @@ fn the_sample_models_still_load_as_they_did() {
         }
     }
 }
+
+#[test]
+fn hostile_files_are_refused_quickly_without_huge_allocations() {
+    use lumon::world::vox::parse::RawModel;
+    let start = std::time::Instant::now();
+    // Large voxels still get a valid region size and probe spacing.
+    for size in [1.0, 16.0] {
+        let w = world_from_vox(Path::new("t.vox"), &write(&b_scene()), &VoxOptions { voxel_size: size }).unwrap();
+        assert!(w.probe_spacing >= 0.25 && w.region_size >= size, "{size}: {} {}", w.probe_spacing, w.region_size);
+    }
+    // A translation at i32::MIN.
+    let mut f = b_scene();
+    if let Some(Node { kind: NodeKind::Transform { frames, .. }, .. }) = f.nodes.get_mut(&2) {
+        frames[0] = dict_of(&[("_t", "-2147483648 0 0")]);
+    }
+    expect_error(&write(&f), "nTRN node 2", "translation");
+    // Shared subgraphs doubling 40 times: 2^40 paths from a file of a few hundred bytes.
+    let mut f = b_scene();
+    f.nodes.clear();
+    f.nodes.insert(
+        0,
+        Node {
+            attrs: Dict::default(),
+            kind: NodeKind::Transform { child: 1, layer: -1, frames: vec![Dict::default()] },
+        },
+    );
+    for level in 0..40 {
+        let g = 1 + 3 * level;
+        f.nodes.insert(g, Node { attrs: Dict::default(), kind: NodeKind::Group { children: vec![g + 1, g + 2] } });
+        for t in [g + 1, g + 2] {
+            f.nodes.insert(
+                t,
+                Node {
+                    attrs: Dict::default(),
+                    kind: NodeKind::Transform { child: g + 3, layer: -1, frames: vec![Dict::default()] },
+                },
+            );
+        }
+    }
+    f.nodes.insert(121, Node { attrs: Dict::default(), kind: NodeKind::Group { children: vec![] } });
+    expect_error(&write(&f), "node", "node visits");
+    // A hundred empty 256^3 models drawn as animation frames: 1.7 G cells from a file of a few KB.
+    let mut f = b_scene();
+    f.models = (0..100).map(|_| RawModel { size: [256, 256, 256], voxels: vec![] }).collect();
+    let shapes = (0..100).map(|i| (i, dict_of(&[("_f", &i.to_string())]))).collect();
+    f.nodes.insert(3, Node { attrs: Dict::default(), kind: NodeKind::Shape { models: shapes } });
+    let e = world_from_vox(Path::new("t.vox"), &write(&f), &VoxOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("cells together"), "{e}");
+    assert!(start.elapsed().as_secs() < 30, "refused quickly: {:?}", start.elapsed());
+}

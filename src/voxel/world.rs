@@ -610,6 +610,20 @@ impl VoxelWorld {
         }
         let lo = IVec3::new(col0.x, 0, col0.y);
         let hi = IVec3::new(col0.x + size.x, self.grid.dims.y, col0.y + size.y);
+        // A brick column that a region border cuts is loaded only once every region it overlaps is: when the
+        // last of them streams in (or the first streams out), a neighbour's content in it appears (or goes), at
+        // any height. Such edge columns are rebuilt whole.
+        let top = self.grid.dims.y;
+        for (x, cut) in [(col0.x, col0.x % BRICK != 0), (col0.x + size.x - 1, (col0.x + size.x) % BRICK != 0)] {
+            if cut {
+                mark_bricks(IVec3::new(x, 0, col0.y), IVec3::new(x + 1, top, col0.y + size.y), dirty);
+            }
+        }
+        for (z, cut) in [(col0.y, col0.y % BRICK != 0), (col0.y + size.y - 1, (col0.y + size.y) % BRICK != 0)] {
+            if cut {
+                mark_bricks(IVec3::new(col0.x, 0, z), IVec3::new(col0.x + size.x, top, z + 1), dirty);
+            }
+        }
         let mut seen: FxHashSet<u32> = FxHashSet::default();
         for c in chunk_range(lo, hi) {
             for &slot in self.chunk_index.get(&c).into_iter().flatten() {
@@ -685,7 +699,6 @@ impl ColumnMap {
     }
 }
 
-/// Content hash of a chunk: its bricks' hashes (computed when each brick was built) and their places.
 /// A grid-exact placement of a `.vox` model: model cell = `rows * grid voxel + offset`.
 struct ExactMap {
     model: Arc<Asset>,
@@ -757,6 +770,7 @@ fn may_be_solid(p: &Placed, a: Vec3, b: Vec3) -> bool {
     m.may_be_solid((lo - 1e-3).floor().as_ivec3(), (hi + 1e-3).floor().as_ivec3())
 }
 
+/// Content hash of a chunk: its bricks' hashes (computed when each brick was built) and their places.
 fn chunk_hash(c: &Chunk) -> u64 {
     (0..64).filter(|i| c.occupancy >> i & 1 != 0).fold(0u64, |h, i| crate::hash::mix64(h ^ i ^ c.hashes[i as usize]))
 }

@@ -239,6 +239,7 @@ pub fn load_vox(
     if vs.scene.instances.is_empty() {
         return Err("every instance of the scene is hidden: nothing to draw".into());
     }
+    super::vox::build::check_model_volume(&vs)?;
     let mut by_index: Vec<Option<u16>> = vec![None; 256];
     let mut material_of = |i: u8| -> Result<u16, String> {
         if let Some(id) = by_index[usize::from(i)] {

@@ -205,11 +205,14 @@ pub fn layout(vs: &VoxScene) -> Layout {
     };
     for inst in &vs.scene.instances {
         for (k, s) in inst.states.iter().enumerate() {
-            let b = posed_box(&vs.file, s.model, &lumon_pose(&s.pose));
+            let pose = lumon_pose(&s.pose);
+            let b = posed_box(&vs.file, s.model, &pose);
             if k == 0 {
                 grow(&mut still, b);
             }
             grow(&mut all, b);
+            // The pivot too: a placement's region is its pivot's, which may lie outside its solid voxels.
+            grow(&mut all, (pose.t, pose.t.map(|c| c + 1)));
         }
     }
     if vs.scene.instances.is_empty() {
@@ -220,6 +223,22 @@ pub fn layout(vs: &VoxScene) -> Layout {
     let shift =
         |b: ([i32; 3], [i32; 3])| ([0, 1, 2].map(|i| b.0[i] + offset[i]), [0, 1, 2].map(|i| b.1[i] + offset[i]));
     Layout { offset, still: shift(still), all: shift(all) }
+}
+
+/// Most cells (solid or not) the models a scene draws may hold together: lumon stores each model densely,
+/// two bytes a cell, so this caps that at 2 GiB.
+pub const MAX_MODEL_CELLS: u64 = 1 << 30;
+
+/// Refuses a scene whose drawn models hold more than [`MAX_MODEL_CELLS`] cells together.
+pub fn check_model_volume(vs: &VoxScene) -> Result<(), String> {
+    let cells: u64 =
+        used_models(vs).iter().map(|m| vs.file.models[*m].size.iter().map(|s| u64::from(*s)).product::<u64>()).sum();
+    if cells > MAX_MODEL_CELLS {
+        return Err(format!(
+            "the models drawn hold {cells} cells together, more than {MAX_MODEL_CELLS} (lumon stores models densely)"
+        ));
+    }
+    Ok(())
 }
 
 /// Model `model` as lumon cells, its colours interned through `material_of` (colour index -> material id).
@@ -346,6 +365,7 @@ pub fn world_from_vox(path: &Path, bytes: &[u8], opts: &VoxOptions) -> Result<Wo
         by_index[usize::from(i)] = Some(id);
         Ok(id)
     };
+    check_model_volume(&vs).map_err(|r| err("models".into(), r))?;
     let mut assets = BTreeMap::new();
     for m in used_models(&vs) {
         let model = model_cells(&vs.file, m, voxel, &mut material_of).map_err(|r| err(format!("model {m}"), r))?;
@@ -384,8 +404,9 @@ pub fn world_from_vox(path: &Path, bytes: &[u8], opts: &VoxOptions) -> Result<Wo
             ),
         ));
     }
-    let region_size = (widest / 4.0).max(1.0).log2().ceil().exp2().clamp(4.0, 64.0);
-    let probe_spacing = (widest / 24.0).max(0.01).log2().round().exp2().clamp((2.5 * voxel).max(0.25), 2.0);
+    let region_size = (widest / 4.0).max(1.0).log2().ceil().exp2().clamp(4.0, 64.0).max(8.0 * voxel);
+    let finest = (2.5 * voxel).max(0.25);
+    let probe_spacing = (widest / 24.0).max(0.01).log2().round().exp2().clamp(finest, finest.max(2.0));
 
     let grid = crate::streaming::RegionGrid::covering(region_size, bmin, bmax);
     let mut placements = Vec::with_capacity(vs.scene.instances.len());

@@ -18,6 +18,10 @@ use super::VoxError;
 const MAX_DEPTH: usize = 1024;
 /// Most instances a file may expand to.
 const MAX_INSTANCES: usize = 1_000_000;
+/// Most node visits while walking the graph (shared subgraphs are walked once per path to them).
+const MAX_VISITS: usize = 4_000_000;
+/// Most instance states (instances times keyframes) a scene may resolve to.
+const MAX_STATES: usize = 16_000_000;
 /// Most distinct animation keyframes read.
 pub const MAX_KEYFRAMES: usize = 1024;
 /// The frame of a keyframe after the first that has no `_f`: never in effect unless it is the only one.
@@ -177,6 +181,16 @@ pub fn resolve(file: &VoxFile) -> Result<Scene, VoxError> {
         scene.warnings.push(format!("{} animation keyframes; the first {MAX_KEYFRAMES} are played", keys.len()));
     }
     scene.keyframes = keys.into_iter().take(MAX_KEYFRAMES).collect();
+    if paths.len().saturating_mul(scene.keyframes.len()) > MAX_STATES {
+        return Err(VoxError::new(
+            "scene graph",
+            format!(
+                "{} instances with {} animation keyframes is more than {MAX_STATES} instance states",
+                paths.len(),
+                scene.keyframes.len()
+            ),
+        ));
+    }
     for p in paths {
         let mut hidden = false;
         let mut name = None;
@@ -228,7 +242,12 @@ fn walk(file: &VoxFile) -> Result<Vec<Path>, VoxError> {
     let mut out = Vec::new();
     // (node, transforms so far, every node on the path)
     let mut stack: Vec<(i32, Vec<i32>, Vec<i32>)> = vec![(0, Vec::new(), Vec::new())];
+    let mut visits = 0usize;
     while let Some((id, transforms, mut path)) = stack.pop() {
+        visits += 1;
+        if visits > MAX_VISITS {
+            return Err(node_err(id, format!("walking the scene graph takes more than {MAX_VISITS} node visits")));
+        }
         if path.contains(&id) {
             let cycle: Vec<String> = path.iter().chain([&id]).map(i32::to_string).collect();
             return Err(node_err(id, format!("the scene graph has a cycle: {}", cycle.join(" -> "))));
@@ -347,7 +366,7 @@ fn local_pose(d: &Dict, node: i32) -> Result<Pose, VoxError> {
         Some(v) => {
             let parts: Vec<Option<i32>> = v.split_whitespace().map(|s| s.parse().ok()).collect();
             match parts.as_slice() {
-                [Some(x), Some(y), Some(z)] if [x, y, z].iter().all(|c| c.abs() <= 1 << 20) => [*x, *y, *z],
+                [Some(x), Some(y), Some(z)] if [x, y, z].iter().all(|c| c.unsigned_abs() <= 1 << 20) => [*x, *y, *z],
                 _ => {
                     return Err(VoxError::new(
                         place(),
