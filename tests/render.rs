@@ -136,16 +136,25 @@ fn luminance(c: [f32; 3]) -> f32 {
     0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
 }
 
-/// Compares with the golden image `tests/golden/NAME.png` by mean FLIP error; creates it when missing. On
-/// failure the actual image and a FLIP heat map are written next to it.
+/// Compares with the golden image `tests/golden/NAME.png` by mean FLIP error. On failure the actual image and a
+/// FLIP heat map are written next to it. A missing golden image fails the test; `LUMON_BLESS=1` writes (or
+/// replaces) it instead of comparing.
 fn golden(name: &str, img: &RgbaImage) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("golden");
-    std::fs::create_dir_all(&dir).expect("golden dir");
     let path = dir.join(format!("{name}.png"));
-    if !path.exists() {
+    if std::env::var("LUMON_BLESS").as_deref() == Ok("1") {
+        std::fs::create_dir_all(&dir).expect("golden dir");
         img.save(&path).expect("write golden");
-        eprintln!("created golden image {}", path.display());
+        eprintln!("blessed golden image {}", path.display());
         return;
+    }
+    if !path.exists() {
+        img.save(dir.join(format!("{name}.actual.png"))).ok();
+        panic!(
+            "{name}: the golden image {} is missing (the image drawn is next to it as {name}.actual.png); \
+             look at it, then run with LUMON_BLESS=1 to make it the golden image",
+            path.display()
+        );
     }
     let reference = image::open(&path).expect("golden image reads").to_rgb8();
     let actual = image::DynamicImage::ImageRgba8(img.clone()).to_rgb8();
