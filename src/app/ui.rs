@@ -171,8 +171,11 @@ pub fn panels(
     state: &mut UiState,
 ) -> UiActions {
     let mut actions = UiActions::default();
-    egui::Panel::left("lumon").default_size(340.0).show(root, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| {
+    // About 340 pixels wide, resizable by its edge; text wraps and the levels table scrolls sideways, so no line
+    // widens the panel past its size.
+    egui::Panel::left("lumon").default_size(340.0).size_range(240.0..=720.0).show(root, |ui| {
+        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Wrap);
+        egui::ScrollArea::vertical().auto_shrink([false, true]).show(ui, |ui| {
             ui.heading(format!("lumon: {}", world.name));
             ui.label(format!(
                 "t = {:.1} s, camera ({:.1}, {:.1}, {:.1}); Tab hides this panel",
@@ -409,31 +412,7 @@ fn probes(ui: &mut egui::Ui, data: &PanelData) {
         data.queue,
         p.results_dropped
     ));
-    egui::Grid::new("levels").striped(true).show(ui, |ui| {
-        for h in [
-            "level", "resident", "queued", "disk", "flight", "valid", "conv.", "bounce", "hits", "miss", "evict",
-            "recyc.",
-        ] {
-            ui.strong(h);
-        }
-        ui.end_row();
-        for l in &p.levels {
-            ui.label(format!("{} ({} m)", l.level, l.spacing));
-            ui.label(l.resident.to_string());
-            ui.label(l.queued.to_string());
-            ui.label(l.awaiting_disk.to_string());
-            ui.label(l.in_flight.to_string());
-            ui.label(format!("{:.0} %", l.valid_fraction * 100.0));
-            ui.label(format!("{:.0} %", l.converged_fraction * 100.0));
-            let state = if l.bounce_settled { "" } else { " settling" };
-            ui.label(format!("{:.0} %{state}", l.bounce_share * 100.0));
-            ui.label(l.hits.to_string());
-            ui.label(l.misses.to_string());
-            ui.label(l.evictions.to_string());
-            ui.label(l.recycles.to_string());
-            ui.end_row();
-        }
-    });
+    egui::ScrollArea::horizontal().id_salt("levels scroll").show(ui, |ui| levels_table(ui, p));
     let m = &p.memory;
     ui.label(format!(
         "memory cache: {} regions, {}; hits {}, misses {}, evictions {}, recycles {}",
@@ -531,3 +510,32 @@ fn streaming(ui: &mut egui::Ui, world: &World, data: &PanelData) {
 
 /// Seconds an edited region stays marked on the map.
 const RECENT_SECONDS: f32 = 10.0;
+
+/// The per-level table of the probes panel (scrolled sideways by its caller, so it never widens the panel).
+fn levels_table(ui: &mut egui::Ui, p: &ProbeStats) {
+    egui::Grid::new("levels").striped(true).show(ui, |ui| {
+        for h in [
+            "level", "resident", "queued", "disk", "flight", "valid", "conv.", "bounce", "hits", "miss", "evict",
+            "recyc.",
+        ] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        for l in &p.levels {
+            ui.label(format!("{} ({} m)", l.level, l.spacing));
+            ui.label(l.resident.to_string());
+            ui.label(l.queued.to_string());
+            ui.label(l.awaiting_disk.to_string());
+            ui.label(l.in_flight.to_string());
+            ui.label(format!("{:.0} %", l.valid_fraction * 100.0));
+            ui.label(format!("{:.0} %", l.converged_fraction * 100.0));
+            let state = if l.bounce_settled { "" } else { " settling" };
+            ui.label(format!("{:.0} %{state}", l.bounce_share * 100.0));
+            ui.label(l.hits.to_string());
+            ui.label(l.misses.to_string());
+            ui.label(l.evictions.to_string());
+            ui.label(l.recycles.to_string());
+            ui.end_row();
+        }
+    });
+}
