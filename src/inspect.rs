@@ -99,11 +99,11 @@ pub struct InspectReport {
 
 /// Inspects a loaded world; `path` is the file it came from.
 pub fn inspect(path: &Path, world: &World) -> InspectReport {
-    let scene: Option<VoxScene> = if is_vox_path(path) || std::fs::read(path).is_ok_and(|b| b.starts_with(b"VOX ")) {
-        std::fs::read(path).ok().and_then(|b| read_scene(&b).ok())
-    } else {
-        None
-    };
+    // Read as `load_world_with` decides: by the name or by the bytes.
+    let scene: Option<VoxScene> = std::fs::read(path)
+        .ok()
+        .filter(|b| is_vox_path(path) || b.starts_with(b"VOX "))
+        .and_then(|b| read_scene(&b).ok());
     let placed = rasterise(world);
     let mut per_material: FxHashMap<u16, u64> = FxHashMap::default();
     let (mut lo, mut hi) = (IVec3::MAX, IVec3::MIN);
